@@ -8,3 +8,4 @@ export { registerKernel, getKernel, hasKernel, kernelsOn } from './tensor/regist
 export { Rng } from './tensor/random.js';
 export * from './autograd/index.js';
 export * from './nn/index.js';
+import './backends/cuda/index.js';

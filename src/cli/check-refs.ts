@@ -1,6 +1,7 @@
 // `tsgrad check-refs <dir> [--device D] [--dtype float32|float64]`: run every PyTorch reference case.
 
 import { parseArgs } from 'node:util';
+import '../backends/cuda/index.js';
 import { caseFiles, checkCase, formatReport } from '../refs/torch-refs.js';
 
 export const CHECK_REFS_USAGE = 'usage: tsgrad check-refs <dir> [--device cpu|cuda|cuda-emu] [--dtype float32|float64] [--quiet]';

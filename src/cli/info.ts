@@ -3,6 +3,7 @@
 import { listDevices } from '../tensor/device.js';
 import { kernelsOn } from '../tensor/registry.js';
 import '../index.js';
+import '../backends/cuda/index.js';
 
 export async function infoCommand(_argv: string[]): Promise<number> {
   console.log(`tsgrad: node ${process.version}, ${process.platform}-${process.arch}`);

@@ -12,6 +12,22 @@ const COMMANDS: Record<string, Command> = {
     summary: 'run PyTorch reference cases: check-refs <dir> [--device D]',
     load: async () => (await import('./check-refs.js')).checkRefsCommand,
   },
+  darknet: {
+    summary: 'darknet dump | make-weights | make-input',
+    load: async () => (await import('./darknet.js')).darknetCommand,
+  },
+  detector: {
+    summary: 'detector test <data-or-names> <cfg> <weights> <image...>',
+    load: async () => (await import('./detector.js')).detectorCommand,
+  },
+  classifier: {
+    summary: 'classifier predict <cfg> <weights> <image>',
+    load: async () => (await import('./classifier.js')).classifierCommand,
+  },
+  data: {
+    summary: 'data synth | convert-voc | convert-coco | check',
+    load: async () => (await import('./data.js')).dataCommand,
+  },
   info: {
     summary: 'backends, devices, driver/runtime versions',
     load: async () => (await import('./info.js')).infoCommand,

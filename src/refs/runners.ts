@@ -63,4 +63,70 @@ export const RUNNERS: Record<string, Runner> = {
   },
   cross_entropy: (i, p) => ({ loss: ops.crossEntropy(need(i, 'input'), need(i, 'target'), reduction(p)) }),
   mse_loss: (i, p) => ({ loss: ops.mseLoss(need(i, 'input'), need(i, 'target'), reduction(p)) }),
+  conv2d: (i, p) => ({
+    y: ops.conv2d(need(i, 'x'), need(i, 'weight'), p['bias'] === false ? null : (i['bias'] ?? null), {
+      stride: num(p, 'stride', 1),
+      padding: num(p, 'padding', 0),
+      dilation: num(p, 'dilation', 1),
+      groups: num(p, 'groups', 1),
+    }),
+  }),
+  batchnorm2d: (i, p) => {
+    const rm = need(i, 'running_mean');
+    const rv = need(i, 'running_var');
+    const r = ops.batchnorm2d(need(i, 'x'), i['weight'] ?? null, i['bias'] ?? null, rm, rv, {
+      training: Boolean(p['training']),
+      momentum: num(p, 'momentum', 0.1),
+      eps: num(p, 'eps', 1e-5),
+    });
+    const out: Record<string, Tensor> = { y: r.y, running_mean: rm, running_var: rv };
+    if (r.batchMean) out['batch_mean'] = r.batchMean;
+    if (r.batchVar) out['batch_var_biased'] = r.batchVar;
+    return out;
+  },
+  maxpool2d: (i, p) => ({
+    y: ops.maxpool2d(need(i, 'x'), {
+      kernel: num(p, 'kernel_size', 2),
+      stride: num(p, 'stride', num(p, 'kernel_size', 2)),
+      padding: num(p, 'padding', 0),
+      dilation: num(p, 'dilation', 1),
+      ceilMode: Boolean(p['ceil_mode']),
+    }),
+  }),
+  maxpool2d_darknet: (i, p) => {
+    const pad = p['pad'];
+    if (!Array.isArray(pad) || pad.length !== 4) throw new Error(`maxpool2d_darknet: pad must be [left, right, top, bottom], got ${JSON.stringify(pad)}`);
+    const k = num(p, 'kernel_size', 2);
+    return { y: ops.maxpool2d(need(i, 'x'), { kernel: k, stride: num(p, 'stride', k), darknetPad: pad as [number, number, number, number] }) };
+  },
+  avgpool2d: (i, p) => ({
+    y: ops.avgpool2d(need(i, 'x'), {
+      kernel: num(p, 'kernel_size', 2),
+      stride: num(p, 'stride', num(p, 'kernel_size', 2)),
+      padding: num(p, 'padding', 0),
+      ceilMode: Boolean(p['ceil_mode']),
+      countIncludePad: p['count_include_pad'] === undefined ? true : Boolean(p['count_include_pad']),
+    }),
+  }),
+  global_avgpool: (i) => ({ y: ops.globalAvgPool2d(need(i, 'x')) }),
+  reorg_ardi: (i, p) => ({ y: ops.reorgArdi(need(i, 'x'), num(p, 'stride', 2)) }),
+  pixel_unshuffle: (i, p) => ({ y: ops.pixelUnshuffle(need(i, 'x'), num(p, 'downscale_factor', 2)) }),
+  conv_bn_leaky: (i, p) => {
+    const rm = need(i, 'running_mean');
+    const rv = need(i, 'running_var');
+    const c = ops.conv2d(need(i, 'x'), need(i, 'conv_weight'), null, { stride: num(p, 'stride', 1), padding: num(p, 'padding', 0) });
+    const r = ops.batchnorm2d(c, need(i, 'bn_weight'), need(i, 'bn_bias'), rm, rv, {
+      training: true,
+      momentum: num(p, 'bn_momentum', 0.1),
+      eps: num(p, 'bn_eps', 1e-5),
+    });
+    return { y: ops.leakyRelu(r.y, num(p, 'negative_slope', 0.1)), running_mean: rm, running_var: rv };
+  },
 };
+
+function num(p: Record<string, unknown>, key: string, dflt: number): number {
+  const v = p[key];
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== 'number') throw new Error(`parameter '${key}' must be a number, got ${JSON.stringify(v)}`);
+  return v;
+}

@@ -23,8 +23,9 @@ export const BINARY_EXPR: Record<BinaryOp, string> = {
   mul: 'x0 * x1',
   div: 'x0 / x1',
   pow: 'Math.pow(x0, x1)',
-  maximum: 'x0 > x1 ? x0 : x1',
-  minimum: 'x0 < x1 ? x0 : x1',
+  // NaN in either operand gives NaN (as torch.maximum/minimum), whichever side it is on.
+  maximum: 'x0 > x1 || x0 !== x0 ? x0 : x1',
+  minimum: 'x0 < x1 || x0 !== x0 ? x0 : x1',
   eq: 'x0 === x1 ? 1 : 0',
   ne: 'x0 !== x1 ? 1 : 0',
   lt: 'x0 < x1 ? 1 : 0',

@@ -5,7 +5,7 @@ import { noGrad } from '../../autograd/grad-mode.js';
 import { record } from '../../autograd/record.js';
 import { normDim, shapeStr } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { checkSame } from './common.js';
+import { checkSame, composite } from './common.js';
 import { copyInto } from './copy.js';
 import { narrow } from './views.js';
 
@@ -54,5 +54,5 @@ export function split(x: Tensor, sizes: number | readonly number[], dim = 0): Te
 export function stack(xs: readonly Tensor[], dim = 0): Tensor {
   if (xs.length === 0) throw new Error('stack: expected at least one tensor');
   const d = normDim(dim, xs[0]!.ndim + 1, 'stack');
-  return cat(xs.map((x) => x.unsqueeze(d)), d);
+  return composite(xs, () => cat(xs.map((x) => x.unsqueeze(d)), d));
 }

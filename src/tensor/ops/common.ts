@@ -1,5 +1,7 @@
-// Small helpers shared by the op files: input checks and scalar promotion.
+// Small helpers shared by the op files: input checks, scalar promotion, composite-op memory handling.
 
+import { needsGrad } from '../../autograd/record.js';
+import { scope } from '../memory.js';
 import { shapeStr } from '../shape.js';
 import type { Tensor, TensorOrScalar } from '../tensor.js';
 import { scalarLike } from './creation.js';
@@ -38,4 +40,13 @@ export function promote(op: string, a: TensorOrScalar, b: TensorOrScalar): [Tens
     created.push(tb);
   } else tb = b;
   return [ta, tb, created];
+}
+
+/**
+ * Run the body of a composite op (one built from other ops). When no graph will be recorded, its
+ * intermediates are freed at once (a scope around the body); otherwise the graph needs them and they
+ * belong to the caller's scope like every recorded tensor.
+ */
+export function composite(inputs: readonly (Tensor | null | undefined)[], body: () => Tensor): Tensor {
+  return needsGrad(inputs) ? body() : scope(body);
 }

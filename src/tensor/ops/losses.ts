@@ -3,6 +3,7 @@
 import { shapeStr, sameShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { mul, sub } from './binary.js';
+import { composite } from './common.js';
 import { oneHot } from './one-hot.js';
 import { logSoftmax } from './softmax.js';
 import { mean, sum } from './reduce.js';
@@ -28,6 +29,10 @@ export function crossEntropy(input: Tensor, target: Tensor, reduction: Reduction
     throw new Error(`crossEntropy: target shape ${shapeStr(target.shape)} does not match input ${shapeStr(input.shape)} (expected ${shapeStr(expected)})`);
   }
   if (target.dtype !== 'int32') throw new Error(`crossEntropy: target must hold int32 class indices, got ${target.dtype}`);
+  return composite([input], () => crossEntropyBody(input, target, reduction));
+}
+
+function crossEntropyBody(input: Tensor, target: Tensor, reduction: Reduction): Tensor {
   const C = input.shape[1]!;
   const logp = logSoftmax(input, 1);
   // one-hot [N, ..., C] moved to [N, C, ...]
@@ -45,6 +50,8 @@ export function mseLoss(input: Tensor, target: Tensor, reduction: Reduction = 'm
   if (!sameShape(input.shape, target.shape)) {
     throw new Error(`mseLoss: input ${shapeStr(input.shape)} and target ${shapeStr(target.shape)} differ`);
   }
-  const d = sub(input, target);
-  return reduce(mul(d, d), reduction);
+  return composite([input, target], () => {
+    const d = sub(input, target);
+    return reduce(mul(d, d), reduction);
+  });
 }

@@ -9,7 +9,7 @@ import { broadcastShapes, shapeStr, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { dgemm, sgemm } from '../backends/cpu/gemm/index.js';
 import { add } from './binary.js';
-import { checkSame, checkFloat } from './common.js';
+import { checkSame, checkFloat, composite } from './common.js';
 import { contiguous } from './copy.js';
 import { sumToShape } from './reduce.js';
 import { expand, reshape, squeeze, transpose, unsqueeze } from './views.js';
@@ -65,10 +65,15 @@ export function bmm(a: Tensor, b: Tensor): Tensor {
   const out = Tensor.empty([B, M, N], a.dtype, a.device);
   if (out.size > 0) {
     noGrad(() => {
-      let ea = expand(a, [B, M, K]);
-      let eb = expand(b, [B, K, N]);
-      if (!matrixLayout(ea)) ea = contiguous(ea);
-      if (!matrixLayout(eb)) eb = contiguous(eb);
+      // operands that are neither row- nor column-major are copied (the expanded view is dropped then)
+      const usable = (x: Tensor, e: Tensor): Tensor => {
+        if (matrixLayout(e)) return e;
+        const c = contiguous(e);
+        if (e !== x) e.dispose();
+        return c;
+      };
+      const ea = usable(a, expand(a, [B, M, K]));
+      const eb = usable(b, expand(b, [B, K, N]));
       if (K === 0) getKernel('fill', a.device.name)(out, 0);
       else getKernel<BmmKernel>('bmm', a.device.name)(out, ea, eb);
       if (ea !== a) ea.dispose();
@@ -88,6 +93,10 @@ export function bmm(a: Tensor, b: Tensor): Tensor {
 export function matmul(a: Tensor, b: Tensor): Tensor {
   checkSame('matmul', a, b);
   if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: both arguments need at least 1 dimension, got ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`);
+  return composite([a, b], () => matmulBody(a, b));
+}
+
+function matmulBody(a: Tensor, b: Tensor): Tensor {
   const a2 = a.ndim === 1 ? unsqueeze(a, 0) : a;
   const b2 = b.ndim === 1 ? unsqueeze(b, 1) : b;
   const M = a2.shape[a2.ndim - 2]!;
@@ -116,6 +125,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (x.shape[x.ndim - 1] !== weight.shape[1]) {
     throw new Error(`linear: input ${shapeStr(x.shape)} has ${x.shape[x.ndim - 1]} features, weight ${shapeStr(weight.shape)} expects ${weight.shape[1]}`);
   }
-  const y = matmul(x, transpose(weight, 0, 1));
-  return bias ? add(y, bias) : y;
+  return composite([x, weight, bias], () => {
+    const y = matmul(x, transpose(weight, 0, 1));
+    return bias ? add(y, bias) : y;
+  });
 }

@@ -9,6 +9,7 @@ import { getKernel, registerKernel } from '../registry.js';
 import { contiguousStrides, normDim, normDims, sameShape, shapeStr, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { mul } from './binary.js';
+import { composite } from './common.js';
 import { contiguous } from './copy.js';
 import { oneHot } from './one-hot.js';
 import { expand, permute, reshape } from './views.js';
@@ -108,7 +109,7 @@ export function sum(x: Tensor, dim: number | readonly number[] | null = null, ke
 /** Mean over `dim` (a dim, a list, or null = all). */
 export function mean(x: Tensor, dim: number | readonly number[] | null = null, keepdim = false): Tensor {
   const p = plan('mean', x, dim);
-  return mul(sum(x, dim, keepdim), 1 / p.R);
+  return composite([x], () => mul(sum(x, dim, keepdim), 1 / p.R));
 }
 
 /** Gradient of a max/min: the whole upstream gradient goes to the selected position. */

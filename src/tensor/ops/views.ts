@@ -76,7 +76,11 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const s = resolveShape('reshape', x, shape);
   if (sameShape(s, x.shape)) return x;
   if (viewStrides(x, s)) return view(x, s);
-  return view(contiguous(x), s);
+  const c = contiguous(x);
+  const v = view(c, s);
+  // Without a graph the copy is only reachable through the view: release its own reference.
+  if (v.gradFn === null) c.dispose();
+  return v;
 }
 
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
@@ -171,7 +175,10 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
 /** Take one index along `dim`, dropping the dim. */
 export function select(x: Tensor, dim: number, index: number): Tensor {
   const d = normDim(dim, x.ndim, 'select');
-  return squeeze(narrow(x, d, index, 1), d);
+  const n = narrow(x, d, index, 1);
+  const s = squeeze(n, d);
+  if (s.gradFn === null && s !== n) n.dispose();
+  return s;
 }
 
 export function squeeze(x: Tensor, dim?: number): Tensor {

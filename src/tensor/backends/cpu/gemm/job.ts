@@ -1,13 +1,15 @@
 // One float32 GEMM job, as run by every participating thread (the calling thread and the workers).
 //
-// The calling thread has already copied op(A)'s and op(B)'s source matrices (and C when beta != 0)
-// into the shared wasm memory and written the job's parameters into the control block. The job has
-// two phases, each a list of items claimed with an atomic counter, so a busy or late thread simply
-// takes fewer items (the machine is shared; static splits would wait on the slowest core):
+// The calling thread has written the job's parameters into the control block and is copying the
+// stored A, B (and C when beta != 0) into the shared wasm memory, publishing each staged chunk
+// (staging.ts). The job has two phases, each a list of items claimed with an atomic counter, so a
+// busy or late thread simply takes fewer items (the machine is shared; static splits would wait
+// on the slowest core):
 //
 //   1. pack: item = (k slice, group of MR-row panels of A) or (k slice, group of NR-column panels
-//      of B); packs them from the raw copies into the panel layouts the micro-kernel reads.
-//      Every thread then waits until all pack items are done (a barrier on a done-counter).
+//      of B); waits until its chunk is staged, then packs it into the panel layout the
+//      micro-kernel reads. Every thread then waits until all pack items are done (a barrier on a
+//      done-counter) and until C is staged.
 //   2. compute: item = one MC x NC tile of C; for each KC slice, `macro` runs over its panels.
 //      Tiles are disjoint, so threads never write the same part of C.
 //
@@ -15,6 +17,7 @@
 // panels of kc*MR floats; slice p of B starts at p*KC*Npad with Npad/NR panels of kc*NR floats.
 
 import type { Blocking } from './blocking.js';
+import { itemCount, itemOf, operandPlan, type OperandPlan } from './staging.js';
 import type { GemmWasmExports } from './wasm-kernels.js';
 
 // Int32 slots of the control block (a SharedArrayBuffer of CTL_BYTES).
@@ -24,6 +27,10 @@ export const C_TILE_NEXT = 2;
 export const C_ERROR = 3;
 /** Items (pack + tiles) done by workers since load: lets tests see that workers took part. */
 export const C_WORKER_ITEMS = 4;
+/** Staged chunks of A and of B so far, and 1 once C is staged (staging.ts). */
+export const C_STAGED_A = 5;
+export const C_STAGED_B = 6;
+export const C_STAGED_C = 7;
 /** Per-worker state, slot C_STATE + worker index. */
 export const C_STATE = 16;
 export const MAX_WORKERS = 64;
@@ -64,28 +71,33 @@ export const CTL_BYTES = F_BASE_BYTES + 16;
 /** Busy-wait iterations before a thread sleeps on a futex (Atomics.wait). */
 const SPIN = 4000;
 
-export interface JobCounts {
-  nKb: number;
-  nPackA: number;
-  nPackB: number;
+export interface JobPlan {
+  A: OperandPlan;
+  B: OperandPlan;
   nTm: number;
   nTn: number;
 }
 
-/** Item counts of the job whose parameters are in `ctl`. */
-export function jobCounts(ctl: Int32Array, bl: Blocking): JobCounts {
-  const M = ctl[P.M]!, N = ctl[P.N]!, K = ctl[P.K]!;
-  const KC = ctl[P.KC]!, MC = ctl[P.MC]!, NC = ctl[P.NC]!;
-  const nKb = Math.ceil(K / KC);
-  const panA = Math.ceil(M / bl.MR);
-  const panB = Math.ceil(N / bl.NR);
+/** Staging/packing plans and tile counts of the job whose parameters are in `ctl`. */
+export function jobPlan(ctl: Int32Array, bl: Blocking): JobPlan {
+  const M = ctl[P.M]!, N = ctl[P.N]!, K = ctl[P.K]!, KC = ctl[P.KC]!;
   return {
-    nKb,
-    nPackA: nKb * Math.ceil(panA / ctl[P.GA]!),
-    nPackB: nKb * Math.ceil(panB / ctl[P.GB]!),
-    nTm: Math.ceil(M / MC),
-    nTn: Math.ceil(N / NC),
+    // op(A) is M x K: stored K x M (k along rows) when transposed. op(B) is K x N: stored K x N
+    // (k along rows) unless transposed.
+    A: operandPlan(ctl[P.TA]! !== 0, M, K, KC, ctl[P.GA]! * bl.MR),
+    B: operandPlan(ctl[P.TB]! === 0, N, K, KC, ctl[P.GB]! * bl.NR),
+    nTm: Math.ceil(M / ctl[P.MC]!),
+    nTn: Math.ceil(N / ctl[P.NC]!),
   };
+}
+
+/** Waits (spinning briefly, then sleeping) until ctl[slot] >= value. */
+function waitAtLeast(ctl: Int32Array, slot: number, value: number): void {
+  for (let spins = 0; ; spins++) {
+    const v = Atomics.load(ctl, slot);
+    if (v >= value) return;
+    if (spins > SPIN) Atomics.wait(ctl, slot, v, 100);
+  }
 }
 
 /**
@@ -105,45 +117,42 @@ export function executeJob(ctl: Int32Array, ctlF: Float64Array, k: GemmWasmExpor
   const alpha = ctlF[F_ALPHA]!, beta = ctlF[F_BETA]!;
   const Mpad = Math.ceil(M / MR) * MR;
   const Npad = Math.ceil(N / NR) * NR;
-  const { nKb, nPackA, nPackB, nTm, nTn } = jobCounts(ctl, bl);
-  const groupsA = nPackA / nKb;
-  const groupsB = nPackB / nKb;
-  const nPack = nPackA + nPackB;
+  const { A: planA, B: planB, nTm, nTn } = jobPlan(ctl, bl);
+  const nPackA = itemCount(planA);
+  const nPack = nPackA + itemCount(planB);
+  const nKb = planA.nKb;
+  const item = { p: 0, g: 0, chunk: 0 };
   let items = 0;
 
   for (;;) {
     const t = Atomics.add(ctl, C_PACK_NEXT, 1);
     if (t >= nPack) break;
     if (t < nPackA) {
-      const p = Math.floor(t / groupsA);
-      const g = t - p * groupsA;
-      const k0 = p * KC, kc = Math.min(KC, K - k0);
-      const i0 = g * GA * MR;
+      itemOf(planA, t, item);
+      waitAtLeast(ctl, C_STAGED_A, item.chunk + 1);
+      const k0 = item.p * KC, kc = Math.min(KC, K - k0);
+      const i0 = item.g * GA * MR;
       const panels = Math.min(GA, Math.ceil((M - i0) / MR));
       // op(A)(i, k): A transposed is stored K x M (row k), else M x K (row i).
       const src = rawA + (ta ? k0 * lda + i0 * 4 : i0 * lda + k0 * 4);
-      k.packA(src, lda, ta, M - i0, kc, pA + 4 * (p * KC * Mpad + i0 * kc), panels);
+      k.packA(src, lda, ta, M - i0, kc, pA + 4 * (item.p * KC * Mpad + i0 * kc), panels);
     } else {
-      const u = t - nPackA;
-      const p = Math.floor(u / groupsB);
-      const g = u - p * groupsB;
-      const k0 = p * KC, kc = Math.min(KC, K - k0);
-      const j0 = g * GB * NR;
+      itemOf(planB, t - nPackA, item);
+      waitAtLeast(ctl, C_STAGED_B, item.chunk + 1);
+      const k0 = item.p * KC, kc = Math.min(KC, K - k0);
+      const j0 = item.g * GB * NR;
       const panels = Math.min(GB, Math.ceil((N - j0) / NR));
       // op(B)(k, j): B transposed is stored N x K (row j), else K x N (row k).
       const src = rawB + (tb ? j0 * ldb + k0 * 4 : k0 * ldb + j0 * 4);
-      k.packB(src, ldb, tb, N - j0, kc, pB + 4 * (p * KC * Npad + j0 * kc), panels);
+      k.packB(src, ldb, tb, N - j0, kc, pB + 4 * (item.p * KC * Npad + j0 * kc), panels);
     }
     items++;
     if (Atomics.add(ctl, C_PACK_DONE, 1) + 1 === nPack) Atomics.notify(ctl, C_PACK_DONE);
   }
 
-  // Barrier: every pack item must be finished before any tile reads the panels.
-  for (let spins = 0; ; spins++) {
-    const done = Atomics.load(ctl, C_PACK_DONE);
-    if (done >= nPack) break;
-    if (spins > SPIN) Atomics.wait(ctl, C_PACK_DONE, done, 100);
-  }
+  // Barrier: every pack item must be finished before any tile reads the panels, and C staged.
+  waitAtLeast(ctl, C_PACK_DONE, nPack);
+  waitAtLeast(ctl, C_STAGED_C, 1);
 
   const nTiles = nTm * nTn;
   for (;;) {
@@ -168,6 +177,8 @@ export function executeJob(ctl: Int32Array, ctlF: Float64Array, k: GemmWasmExpor
 /** Marks the job failed and releases anyone waiting at the pack barrier. */
 export function abortJob(ctl: Int32Array): void {
   Atomics.store(ctl, C_ERROR, 1);
-  Atomics.store(ctl, C_PACK_DONE, 0x3fffffff);
-  Atomics.notify(ctl, C_PACK_DONE);
+  for (const slot of [C_PACK_DONE, C_STAGED_A, C_STAGED_B, C_STAGED_C]) {
+    Atomics.store(ctl, slot, 0x3fffffff);
+    Atomics.notify(ctl, slot);
+  }
 }

@@ -91,8 +91,8 @@ function packPanels(X: Real, src: number, ls: number, ks: number, lanes: number,
     // along lanes for each k
     for (let k = 0; k < kc; k++) {
       const p = src + k * ks;
-      for (let l = 0; l < padded; l++) {
-        dst[Math.floor(l / W) * kc * W + k * W + (l % W)] = l < lanes ? X[p + l]! : 0;
+      for (let l = 0, d = k * W; l < padded; l += W, d += kc * W) {
+        for (let j = 0; j < W; j++) dst[d + j] = l + j < lanes ? X[p + l + j]! : 0;
       }
     }
   }

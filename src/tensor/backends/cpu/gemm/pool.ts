@@ -3,8 +3,9 @@
 // Protocol (control block = one SharedArrayBuffer, slots in job.ts): worker w owns the Int32 slot
 // C_STATE + w: STARTING (spawned, not yet running) -> IDLE -> ASSIGNED (by the caller) -> IDLE ...
 // The caller writes the job's parameters only while no worker is ASSIGNED, assigns IDLE workers
-// (compare-and-swap, so a worker still starting up is simply not used this time), runs its own
-// share, then sleeps until each assigned worker is IDLE again. Because items are claimed from a
+// (compare-and-swap, so a worker still starting up is simply not used this time), stages the
+// operands while they start packing, runs its own share, then sleeps until each assigned worker
+// is IDLE again. Because items are claimed from a
 // shared counter, the caller never waits for a worker that has not started: the job completes with
 // whoever is there. Node lets the main thread block in Atomics.wait, which keeps gemm synchronous.
 //
@@ -14,8 +15,8 @@
 import { Worker } from 'node:worker_threads';
 import type { Blocking } from './blocking.js';
 import {
-  abortJob, C_ERROR, C_PACK_DONE, C_PACK_NEXT, C_STATE, C_TILE_NEXT, C_WORKER_ITEMS, CTL_BYTES, executeJob,
-  F_BASE_BYTES, MAX_WORKERS, STATE_ASSIGNED, STATE_IDLE,
+  abortJob, C_ERROR, C_PACK_DONE, C_PACK_NEXT, C_STAGED_A, C_STAGED_B, C_STAGED_C, C_STATE, C_TILE_NEXT,
+  C_WORKER_ITEMS, CTL_BYTES, executeJob, F_BASE_BYTES, MAX_WORKERS, STATE_ASSIGNED, STATE_IDLE,
 } from './job.js';
 import type { WasmMemory, WasmModule } from './wasm-api.js';
 import type { GemmWasmExports } from './wasm-kernels.js';
@@ -30,6 +31,8 @@ export class GemmPool {
   private readonly workers: Worker[] = [];
   /** Messages of workers that died (error event); reported by the next run. */
   private readonly failures: string[] = [];
+  /** Why workers could not be created (then every job runs on the calling thread). */
+  spawnError: string | null = null;
 
   constructor(
     private readonly module: WasmModule,
@@ -53,6 +56,7 @@ export class GemmPool {
 
   /** Starts workers until there are `n` (at most MAX_WORKERS). Returns at once; they boot async. */
   ensureWorkers(n: number): void {
+    if (this.spawnError !== null) return;
     n = Math.min(n, MAX_WORKERS);
     while (this.workers.length < n) {
       const index = this.workers.length;
@@ -63,7 +67,14 @@ export class GemmPool {
         index,
         blocking: this.blocking,
       };
-      const w = new Worker(new URL('./worker.js', import.meta.url), { workerData });
+      let w: Worker;
+      try {
+        w = new Worker(new URL('./worker.js', import.meta.url), { workerData });
+      } catch (e) {
+        // No worker threads here (e.g. the compiled worker.js is missing): stay single-threaded.
+        this.spawnError = `gemm worker could not start: ${(e as Error).message}`;
+        return;
+      }
       w.on('error', (e: Error) => this.failures.push(`gemm worker ${index}: ${e.message}`));
       w.unref();
       this.workers.push(w);
@@ -87,35 +98,51 @@ export class GemmPool {
     }
   }
 
+  private assigned: number[] = [];
+
   /**
-   * Runs the job whose parameters are in `ctl` on the calling thread plus up to `extra` idle
-   * workers; returns when the whole job is done.
+   * Starts the job whose parameters are in `ctl` on up to `extra` idle workers. The caller then
+   * stages the operands (publishing chunks) and calls finish(); workers pack what is staged.
    */
-  run(extra: number): void {
+  begin(extra: number): void {
     const ctl = this.ctl;
-    Atomics.store(ctl, C_PACK_NEXT, 0);
-    Atomics.store(ctl, C_PACK_DONE, 0);
-    Atomics.store(ctl, C_TILE_NEXT, 0);
-    Atomics.store(ctl, C_ERROR, 0);
-    const assigned: number[] = [];
-    for (let w = 0; w < this.workers.length && assigned.length < extra; w++) {
+    for (const slot of [C_PACK_NEXT, C_PACK_DONE, C_TILE_NEXT, C_ERROR, C_STAGED_A, C_STAGED_B, C_STAGED_C]) {
+      Atomics.store(ctl, slot, 0);
+    }
+    this.assigned.length = 0;
+    for (let w = 0; w < this.workers.length && this.assigned.length < extra; w++) {
       if (Atomics.compareExchange(ctl, C_STATE + w, STATE_IDLE, STATE_ASSIGNED) === STATE_IDLE) {
         Atomics.notify(ctl, C_STATE + w);
-        assigned.push(w);
+        this.assigned.push(w);
       }
     }
-    let failure: unknown = null;
-    try {
-      executeJob(ctl, this.ctlF, this.kernels, this.blocking, 0);
-    } catch (e) {
-      failure = e;
-      abortJob(ctl);
+  }
+
+  /** Workers that took part in the current job. */
+  get assignedCount(): number {
+    return this.assigned.length;
+  }
+
+  /**
+   * Runs the calling thread's share of the job, then sleeps until every assigned worker is idle.
+   * With `failure` (staging went wrong) it only releases the workers and rethrows it.
+   */
+  finish(failure: unknown = null): void {
+    const ctl = this.ctl;
+    if (failure === null) {
+      try {
+        executeJob(ctl, this.ctlF, this.kernels, this.blocking, 0);
+      } catch (e) {
+        failure = e;
+      }
     }
-    for (const w of assigned) {
+    if (failure !== null) abortJob(ctl);
+    for (const w of this.assigned) {
       for (let spins = 0; Atomics.load(ctl, C_STATE + w) === STATE_ASSIGNED; spins++) {
         if (spins > SPIN) Atomics.wait(ctl, C_STATE + w, STATE_ASSIGNED, 100);
       }
     }
+    this.assigned.length = 0;
     if (failure !== null) throw failure;
     if (Atomics.load(ctl, C_ERROR) !== 0) {
       throw new Error(`sgemm: a worker thread failed while running the job${this.failures.length ? ` (${this.failures.join('; ')})` : ''}`);

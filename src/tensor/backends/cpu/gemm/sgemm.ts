@@ -4,24 +4,24 @@
 //   - M, N = 0: nothing. K = 0 or alpha = 0: C = beta * C.
 //   - M*N*K < SMALL_MNK, or no WebAssembly SIMD: the JS kernel (js-kernel.ts).
 //   - else the wasm SIMD kernel (wasm-kernels.ts) on one shared WebAssembly.Memory: the caller
-//     copies the stored A, B (and C if beta != 0) into the memory, the job (job.ts) packs and
-//     multiplies on the calling thread plus, when M*N*K >= THREAD_MNK, the worker threads
-//     (pool.ts), and the caller copies C back out.
+//     copies the stored A, B (and C if beta != 0) into the memory (staging.ts) while the job
+//     (job.ts) packs what has arrived and then multiplies, on the calling thread plus, when
+//     M*N*K >= THREAD_MNK, the worker threads (pool.ts); the caller copies C back out.
 // The memory grows as needed and is reused; nothing is allocated per call once it is big enough.
-// Problems whose copies would exceed MEMORY_LIMIT_BYTES are split into column (then row, then k)
-// blocks, each an ordinary sgemm call.
+// Problems whose copies would exceed tuning.memoryLimitBytes (2 GiB) are split into column (then
+// row, then k) blocks, each an ordinary sgemm call.
 
 import { availableParallelism } from 'node:os';
-import { DEFAULT_BLOCKING, type Blocking } from './blocking.js';
+import { DEFAULT_BLOCKING } from './blocking.js';
 import { checkGemmArgs } from './check.js';
 import { gemmJs, scaleC } from './js-kernel.js';
-import { F_ALPHA, F_BETA, MAX_WORKERS, P } from './job.js';
-import { GemmPool } from './pool.js';
-import { type WasmMemory, type WasmModule, wasmApi } from './wasm-api.js';
-import { buildGemmWasm, type GemmWasmExports, simdProbeBytes, WASM_MAX_PAGES, WASM_PAGE_BYTES } from './wasm-kernels.js';
+import { C_STAGED_A, C_STAGED_B, C_STAGED_C, F_ALPHA, F_BETA, jobPlan, MAX_WORKERS, P } from './job.js';
+import { copyRows, stagedFloats, stagedLd, stageOperand } from './staging.js';
+import { WASM_MAX_PAGES, WASM_PAGE_BYTES } from './wasm-kernels.js';
+import { ensureBytes, loadedWasmState, wasmState } from './wasm-state.js';
 
 /** Below this M*N*K the copies into wasm memory cost more than they save. */
-const SMALL_MNK = 24 * 24 * 24;
+const SMALL_MNK = 8 * 8 * 8;
 /** From this M*N*K on, worker threads join (waking one costs tens of microseconds). */
 const THREAD_MNK = 96 * 96 * 96;
 
@@ -59,83 +59,6 @@ export function gemmThreads(n?: number): number {
   return threads;
 }
 
-// ---------------------------------------------------------------------------------------------
-// wasm state, created on the first call that needs it
-
-interface WasmState {
-  blocking: Blocking;
-  module: WasmModule;
-  memory: WasmMemory;
-  kernels: GemmWasmExports;
-  pool: GemmPool;
-  /** View of the whole memory; replaced after every grow. */
-  f32: Float32Array;
-}
-
-let wasm: WasmState | null | undefined; // undefined = not tried yet, null = unavailable
-
-function simdAvailable(): boolean {
-  try {
-    return wasmApi !== undefined && wasmApi.validate(simdProbeBytes());
-  } catch {
-    return false;
-  }
-}
-
-function wasmState(): WasmState | null {
-  if (wasm !== undefined) return wasm;
-  const api = wasmApi;
-  if (api === undefined || !simdAvailable()) return (wasm = null);
-  const blocking = DEFAULT_BLOCKING;
-  const initialPages = 256; // 16 MiB
-  const module = new api.Module(buildGemmWasm(blocking, initialPages));
-  const memory = new api.Memory({ initial: initialPages, maximum: WASM_MAX_PAGES, shared: true });
-  const kernels = new api.Instance(module, { env: { mem: memory } }).exports as unknown as GemmWasmExports;
-  const pool = new GemmPool(module, memory, kernels, blocking);
-  return (wasm = { blocking, module, memory, kernels, pool, f32: new Float32Array(memory.buffer) });
-}
-
-function ensureBytes(w: WasmState, bytes: number): void {
-  const have = w.memory.buffer.byteLength;
-  if (bytes > have) {
-    const pages = Math.ceil((bytes - have) / WASM_PAGE_BYTES);
-    w.memory.grow(pages);
-  }
-  if (w.f32.length * 4 !== w.memory.buffer.byteLength) w.f32 = new Float32Array(w.memory.buffer);
-}
-
-// ---------------------------------------------------------------------------------------------
-// staging of operands into wasm memory
-
-/**
- * How a stored rows x cols matrix (leading dimension ld) is copied: as its whole span with the
- * same ld (one memcpy) when that wastes at most as much again, else row by row densely.
- */
-function stagedLd(rows: number, cols: number, ld: number): number {
-  const span = (rows - 1) * ld + cols;
-  return span <= 2 * rows * cols ? ld : cols;
-}
-
-function stagedFloats(rows: number, cols: number, ld: number): number {
-  return (rows - 1) * ld + cols;
-}
-
-function stage(dst: Float32Array, at: number, X: Float32Array, off: number, rows: number, cols: number, ld: number, dld: number): void {
-  if (dld === ld) {
-    dst.set(X.subarray(off, off + (rows - 1) * ld + cols), at);
-  } else {
-    for (let r = 0; r < rows; r++) dst.set(X.subarray(off + r * ld, off + r * ld + cols), at + r * dld);
-  }
-}
-
-function unstage(src: Float32Array, at: number, C: Float32Array, off: number, M: number, N: number, ldc: number): void {
-  if (ldc === N) {
-    C.set(src.subarray(at, at + M * N), off);
-  } else {
-    for (let r = 0; r < M; r++) C.set(src.subarray(at + r * N, at + r * N + N), off + r * ldc);
-  }
-}
-
 const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
 
 // ---------------------------------------------------------------------------------------------
@@ -154,7 +77,7 @@ export interface GemmStats {
 const counts = { js: 0, wasmSingle: 0, wasmThreaded: 0 };
 
 export function gemmStats(): GemmStats {
-  const w = wasm ?? null;
+  const w = loadedWasmState();
   return { ...counts, workerItems: w ? w.pool.workerItems : 0, workers: w ? w.pool.size : 0 };
 }
 
@@ -231,9 +154,6 @@ function sgemmChecked(
   }
   ensureBytes(w, end);
   const mem = w.f32;
-  stage(mem, rawA / 4, A, aOff, aRows, aCols, lda, dlda);
-  stage(mem, rawB / 4, B, bOff, bRows, bCols, ldb, dldb);
-  if (beta !== 0) stage(mem, cAt / 4, C, cOff, M, N, ldc, N);
 
   const ctl = w.pool.ctl;
   ctl[P.M] = M;
@@ -262,20 +182,38 @@ function sgemmChecked(
   let extra = 0;
   if (threads > 1 && M * N * K >= tuning.threadMnk) {
     // Enough tiles for every thread to claim several (a shared machine finishes cores unevenly):
-    // narrow the tiles first (a thinner B block still streams from L2), then shorten them.
+    // halve the tile's longer side (in micro-tiles) until there are, down to 2 x 2 micro-tiles.
+    // Small tiles cost little: each still runs whole KC slices through the micro-kernel.
     const want = 4 * threads;
     const tiles = (): number => Math.ceil(M / MC) * Math.ceil(N / NC);
-    while (tiles() < want && NC > 8 * NR) NC = Math.max(8 * NR, Math.ceil(NC / 2 / NR) * NR);
-    while (tiles() < want && MC > 8 * MR) MC = Math.max(8 * MR, Math.ceil(MC / 2 / MR) * MR);
+    while (tiles() < want) {
+      const mTiles = Math.min(MC, Mpad) / MR, nTiles = Math.min(NC, Npad) / NR;
+      if (nTiles > 2 && nTiles >= mTiles) NC = Math.ceil(Math.min(NC, Npad) / 2 / NR) * NR;
+      else if (mTiles > 2) MC = Math.ceil(Math.min(MC, Mpad) / 2 / MR) * MR;
+      else break;
+    }
     extra = Math.min(threads - 1, tiles() - 1);
     if (extra > 0) w.pool.ensureWorkers(threads - 1);
   }
   ctl[P.MC] = MC;
   ctl[P.NC] = NC;
-  if (extra > 0 && w.pool.idleWorkers() > 0) counts.wasmThreaded++;
+
+  w.pool.begin(extra);
+  if (w.pool.assignedCount > 0) counts.wasmThreaded++;
   else counts.wasmSingle++;
-  w.pool.run(extra);
-  unstage(mem, cAt / 4, C, cOff, M, N, ldc);
+  let failure: unknown = null;
+  try {
+    const plan = jobPlan(ctl, bl);
+    stageOperand(mem, rawA / 4, A, aOff, lda, dlda, plan.A, ctl, C_STAGED_A);
+    stageOperand(mem, rawB / 4, B, bOff, ldb, dldb, plan.B, ctl, C_STAGED_B);
+    if (beta !== 0) copyRows(mem, cAt / 4, N, C, cOff, ldc, M, N);
+    Atomics.store(ctl, C_STAGED_C, 1);
+    Atomics.notify(ctl, C_STAGED_C);
+  } catch (e) {
+    failure = e;
+  }
+  w.pool.finish(failure);
+  copyRows(C, cOff, ldc, mem, cAt / 4, N, M, N);
 }
 
 /** Splits a problem too big for the wasm memory into halves (N, then M, then K) and runs each. */

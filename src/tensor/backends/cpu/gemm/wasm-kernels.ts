@@ -21,8 +21,9 @@
 //   packB(src, ld, trans, cols, kc, dst, panels)
 //       Same for NR-column panels of op(B): op(B)(k,j) = trans ? src[j*ld + k] : src[k*ld + j].
 //
-// The k loop of micro() is unrolled U times with the offsets folded into the load immediates, so an
-// unrolled step is NV loads of B, MR broadcast loads of A and MR*NV multiply + add pairs.
+// A k step of micro() is NV loads of B, MR broadcast loads of A (v128.load32_splat) and MR*NV
+// f32x4 multiply + add pairs. The generator can unroll the k loop U times (offsets folded into the
+// load immediates), but U = 1 is fastest under V8 11.3 (see blocking.ts).
 
 import { type Blocking } from './blocking.js';
 import { assembleModule, F32, FunctionBuilder, I32, Op, SimdOp, V128 } from './wasm-emitter.js';

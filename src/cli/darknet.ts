@@ -1,0 +1,238 @@
+// `tsgrad darknet <subcommand>`:
+//   dump          run a cfg + weights on one input and write every layer's output and detections.json,
+//                 in the format of the reference cases (SEMANTICS.md 5, 7)
+//   make-weights  the deterministic weights generator (src/cli/darknet-make.ts)
+//   make-input    the synthetic input generator (src/cli/darknet-make.ts)
+// Exit codes: 0 done, 1 the inputs were read but are wrong (bad cfg, sizes, write failed), 2 usage error.
+
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import '../index.js';
+import { noGrad } from '../autograd/grad-mode.js';
+import { getDevice } from '../tensor/device.js';
+import { scope } from '../tensor/memory.js';
+import { narrow } from '../tensor/ops/views.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { writeFileAtomic } from '../yolo/darknet/atomic-write.js';
+import { float32Bytes, generateWeights } from '../yolo/darknet/generate.js';
+import { detectionsJson, DUMP_NMS, DUMP_THRESH, formatDetectionsJson, networkBoxes } from '../yolo/net/detections.js';
+import { imageInput, inputTensor, readRawInput, type PreparedInput } from '../yolo/net/input.js';
+import { layersOfType, openNetwork, type Network } from '../yolo/net/network.js';
+import { loadWeights } from '../yolo/net/weights.js';
+import { makeInputCommand, makeWeightsCommand, type CommandIO } from './darknet-make.js';
+
+export type { CommandIO } from './darknet-make.js';
+
+export const processIO: CommandIO = {
+  out: (t) => void process.stdout.write(t),
+  err: (t) => void process.stderr.write(t),
+};
+
+/** A bad command line: printed with the usage, exit code 2. */
+export class UsageError extends Error {}
+
+export type ArgValues = Record<string, string | boolean | undefined>;
+
+/** node:util parseArgs with usage errors; returns option values and positionals. */
+export function parseCommandArgs(argv: string[], options: Record<string, { type: 'string' | 'boolean' }>, positionals = false): { values: ArgValues; positionals: string[] } {
+  try {
+    const r = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: positionals, strict: true });
+    return { values: r.values as ArgValues, positionals: r.positionals };
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+export function stringArg(values: ArgValues, name: string): string | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} needs a value`);
+  return v;
+}
+
+export function requiredArg(values: ArgValues, name: string): string {
+  const v = stringArg(values, name);
+  if (v === undefined) throw new UsageError(`--${name} is required`);
+  return v;
+}
+
+export function intArg(values: ArgValues, name: string, min: number, max: number): number | undefined {
+  const v = stringArg(values, name);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a non-negative integer, got '${v}'`);
+  const n = Number(v);
+  if (n < min || n > max) throw new UsageError(`--${name} must be in ${min}..${max}, got ${v}`);
+  return n;
+}
+
+export function floatArg(values: ArgValues, name: string, def: number, min: number, max: number): number {
+  const v = stringArg(values, name);
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name} must be a number in [${min}, ${max}], got '${v}'`);
+  return n;
+}
+
+/**
+ * The --device value, checked to exist and be available here. A device other than cpu loads the CUDA
+ * backend first (it registers 'cuda' and 'cuda-emu'); a backend that fails to load is reported.
+ */
+export async function deviceArg(values: ArgValues): Promise<string> {
+  const name = stringArg(values, 'device') ?? 'cpu';
+  if (name !== 'cpu') {
+    try {
+      await import('../backends/cuda/index.js');
+    } catch (e) {
+      throw new UsageError(`--device ${name}: the CUDA backend did not load: ${(e as Error).message}`);
+    }
+  }
+  try {
+    getDevice(name);
+  } catch (e) {
+    throw new UsageError(`--device: ${(e as Error).message}`);
+  }
+  return name;
+}
+
+/** Runs a command body: `--help` prints usage; UsageError → 2 (with usage), other errors → 1. */
+export async function runCommand(argv: string[], io: CommandIO, usage: string, body: () => Promise<void>): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out(`${usage}\n`);
+    return 0;
+  }
+  try {
+    await body();
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`error: ${e.message}\n${usage}\n`);
+      return 2;
+    }
+    io.err(`error: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+/** Host float32 values of batch item 0 of a layer output. */
+export function firstItem(t: Tensor): Float32Array {
+  const v = narrow(t, 0, 0, 1);
+  const d = v.data();
+  if (v !== t) v.dispose();
+  return d instanceof Float32Array ? d : Float32Array.from(d);
+}
+
+const DUMP_USAGE = `usage: tsgrad darknet dump --cfg FILE (--weights FILE | --seed S) (--input FILE.f32 | --image FILE)
+                          --out DIR [--width W] [--height H] [--device cpu|cuda|cuda-emu]
+                          [--thresh ${DUMP_THRESH}] [--nms ${DUMP_NMS}]
+  Runs the network once (inference, batch 1) and writes into DIR, for every layer i, its whole output
+  as Lnn_<type>.f32 (float32 little-endian, Darknet's layout), and detections.json (candidates before
+  and after do_nms_sort, SEMANTICS.md 7) when the net has a [region] or [detection] layer.
+  --weights   a Darknet .weights file; or --seed S to use the deterministic generator's weights
+  --input     raw float32 CHW input of exactly the network's size (e.g. from make-input)
+  --image     an image, letterboxed ([region] nets) or resized ([detection] nets) as Darknet does;
+              region boxes are then relative to the original image
+  --width/--height replace the [net] size (default: the cfg's own).`;
+
+const USAGE = `usage: tsgrad darknet <subcommand> [args]
+subcommands:
+  dump          run a cfg + weights on an input, write every layer's output and detections.json
+  make-weights  write deterministic pseudo-random .weights for a cfg (SEMANTICS.md 3)
+  make-input    write the synthetic float32 input (SEMANTICS.md 3.3)
+Run 'tsgrad darknet <subcommand> --help' for its arguments.`;
+
+export async function darknetCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'dump':
+      return dumpCommand(rest, io);
+    case 'make-weights':
+      return makeWeightsCommand(rest, io);
+    case 'make-input':
+      return makeInputCommand(rest, io);
+    case undefined:
+      io.err(`${USAGE}\n`);
+      return 2;
+    case 'help':
+    case '-h':
+    case '--help':
+      io.out(`${USAGE}\n`);
+      return 0;
+    default:
+      io.err(`error: unknown darknet subcommand '${sub}'\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+/** Net from --cfg/--weights|--seed/--width/--height/--device. */
+async function openFromArgs(values: ArgValues): Promise<Network> {
+  const cfg = requiredArg(values, 'cfg');
+  const weights = stringArg(values, 'weights');
+  const seed = intArg(values, 'seed', 0, 0xffffffff);
+  if ((weights === undefined) === (seed === undefined)) throw new UsageError('give exactly one of --weights FILE and --seed S');
+  const width = intArg(values, 'width', 1, 1 << 16);
+  const height = intArg(values, 'height', 1, 1 << 16);
+  const device = await deviceArg(values);
+  const net = openNetwork(cfg, weights ?? null, {
+    device,
+    randomInit: false,
+    ...(width === undefined ? {} : { width }),
+    ...(height === undefined ? {} : { height }),
+  });
+  if (seed !== undefined) loadWeights(net, generateWeights(net.cfg, seed));
+  return net.eval();
+}
+
+async function dumpCommand(argv: string[], io: CommandIO): Promise<number> {
+  return runCommand(argv, io, DUMP_USAGE, async () => {
+    const { values } = parseCommandArgs(argv, {
+      cfg: { type: 'string' },
+      weights: { type: 'string' },
+      seed: { type: 'string' },
+      input: { type: 'string' },
+      image: { type: 'string' },
+      width: { type: 'string' },
+      height: { type: 'string' },
+      out: { type: 'string' },
+      device: { type: 'string' },
+      thresh: { type: 'string' },
+      nms: { type: 'string' },
+    });
+    const outDir = requiredArg(values, 'out');
+    const inputFile = stringArg(values, 'input');
+    const imageFile = stringArg(values, 'image');
+    if ((inputFile === undefined) === (imageFile === undefined)) throw new UsageError('give exactly one of --input FILE.f32 and --image FILE');
+    const thresh = floatArg(values, 'thresh', DUMP_THRESH, 0, 1);
+    const nms = floatArg(values, 'nms', DUMP_NMS, 0, 1);
+    const net = await openFromArgs(values);
+    const input: PreparedInput = inputFile !== undefined ? readRawInput(net, inputFile) : await imageInput(net, imageFile!);
+
+    const t0 = performance.now();
+    // Layer outputs go to the host inside the scope; every device tensor is freed when it ends.
+    const { dumps, doc } = scope(() =>
+      noGrad(() => {
+        const outs = net.forward(inputTensor(net, input));
+        const dumps = outs.map((t) => firstItem(t));
+        const hasBoxes = layersOfType(net, 'region', 'detection').length > 0;
+        const doc = hasBoxes ? detectionsJson(networkBoxes(net, outs, { thresh, imageW: input.imageW, imageH: input.imageH }), nms) : null;
+        return { dumps, doc };
+      }),
+    );
+    const ms = performance.now() - t0;
+
+    const lines: string[] = [];
+    for (const m of net.layers) {
+      const l = m.layer;
+      const file = `L${String(l.index).padStart(2, '0')}_${l.type}.f32`;
+      await writeFileAtomic(join(outDir, file), float32Bytes(dumps[l.index]!));
+      lines.push(`${file}  ${l.out.join('x')}`);
+    }
+    if (doc !== null) {
+      await writeFileAtomic(join(outDir, 'detections.json'), new TextEncoder().encode(formatDetectionsJson(doc)));
+      lines.push(`detections.json  ${doc.nboxes} boxes, ${doc.kept.length} (box, class) pairs kept after NMS ${nms}, thresh ${thresh}`);
+    }
+    const [c, h, w] = net.inputShape;
+    const src = inputFile ?? `${imageFile} (${input.imageW}x${input.imageH}, ${input.method})`;
+    io.out(`${net.cfg.file} ${c}x${h}x${w} on ${net.device.name}, input ${src}: forward ${ms.toFixed(0)} ms\n${lines.map((s) => `  ${join(outDir, s)}`).join('\n')}\n`);
+  });
+}
