@@ -5,39 +5,16 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import fc from 'fast-check';
 
 import { fromHost, leakyRelu, memoryInfo, mul, Rng, scope, sum, type Tensor } from '../src/index.js';
 import { gradcheck } from '../src/autograd/gradcheck.js';
 import { batchnorm2d, DARKNET_BN_BACKWARD_EPS, DARKNET_BN_EPS, type BatchNorm2dOptions } from '../src/tensor/ops/batchnorm2d.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const torchRefs = process.env['TSGRAD_TORCH_REFS'] ?? resolve(here, '../../../shared/torch-refs');
-const darknetRefs = process.env['TSGRAD_DARKNET_REFS'] ?? resolve(here, '../../../shared/darknet/reference');
+import { DARKNET_REFS as darknetRefs, loadRef, readF32, type RefTensor } from './helpers/refs.js';
 
 // ---- torch-refs helpers ----
-
-interface RefTensor {
-  shape: number[];
-  dtype: string;
-  data: number[];
-}
-interface RefCase {
-  params: Record<string, unknown>;
-  inputs: Record<string, RefTensor>;
-  outputs: Record<string, RefTensor>;
-  grads: Record<string, RefTensor>;
-  meta: { absmax: Record<string, number> };
-}
-
-function loadRef(name: string): RefCase {
-  const p = join(torchRefs, `${name}.json`);
-  if (!existsSync(p)) throw new Error(`torch reference missing: ${p} (set TSGRAD_TORCH_REFS)`);
-  return JSON.parse(readFileSync(p, 'utf8')) as RefCase;
-}
 
 function refTensor(r: RefTensor, dtype: 'float32' | 'float64' = 'float32', requiresGrad = false): Tensor {
   const host = Float32Array.from(r.data);
@@ -273,14 +250,6 @@ function darknetConv(x: Float32Array, C: number, H: number, W: number, w: Float3
   return out;
 }
 
-function readF32(p: string): Float32Array {
-  if (!existsSync(p)) throw new Error(`Darknet reference file missing: ${p} (set TSGRAD_DARKNET_REFS)`);
-  const buf = readFileSync(p);
-  const out = new Float32Array(buf.byteLength / 4);
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  for (let i = 0; i < out.length; i++) out[i] = dv.getFloat32(i * 4, true);
-  return out;
-}
 
 const darknetLeaky = (v: number): number => (v > 0 ? v : Math.fround(0.1 * v));
 

@@ -19,7 +19,7 @@ import { transpose } from '../src/tensor/ops/views.js';
 import { conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, conv2dParams, conv2dTuning } from '../src/tensor/ops/conv2d.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 
-const REFS = '/work/shared/torch-refs';
+import { TORCH_REFS as REFS, type RefCase, type RefTensor } from './helpers/refs.js';
 
 function runs(numRuns: number): fc.Parameters<unknown> {
   const seed = process.env['FC_SEED'];
@@ -171,18 +171,6 @@ function geoArbOf(fast: boolean): fc.Arbitrary<Geo> {
 const geoArb = fc.oneof(geoArbOf(false), geoArbOf(true));
 
 // ---------------------------------------------------------------------------------------------
-
-interface RefTensor {
-  shape: number[];
-  data: number[];
-}
-interface RefCase {
-  params: Record<string, unknown>;
-  inputs: Record<string, RefTensor>;
-  outputs: Record<string, RefTensor>;
-  grads: Record<string, RefTensor>;
-  meta: { absmax: Record<string, number> };
-}
 
 const pairOf = (v: unknown, dflt: number): [number, number] => (v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [(v as number[])[0]!, (v as number[])[1]!]);
 

@@ -5,8 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import fc from 'fast-check';
 
 import { fromHost, memoryInfo, Rng, scope, type Tensor } from '../src/index.js';
@@ -14,31 +13,9 @@ import { gradcheck } from '../src/autograd/gradcheck.js';
 import { maxpool2d, maxpool2dDarknet, maxpool2dWithIndices, type MaxPool2dOptions } from '../src/tensor/ops/maxpool2d.js';
 import { avgpool2d, globalAvgPool2d } from '../src/tensor/ops/avgpool2d.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const torchRefs = process.env['TSGRAD_TORCH_REFS'] ?? resolve(here, '../../../shared/torch-refs');
-const darknetRefs = process.env['TSGRAD_DARKNET_REFS'] ?? resolve(here, '../../../shared/darknet/reference');
+import { DARKNET_REFS as darknetRefs, loadRef, readF32, type RefTensor } from './helpers/refs.js';
 
 // ---- torch-refs helpers ----
-
-interface RefTensor {
-  shape: number[];
-  dtype: string;
-  data: number[];
-}
-interface RefCase {
-  op: string;
-  params: Record<string, unknown>;
-  inputs: Record<string, RefTensor>;
-  outputs: Record<string, RefTensor>;
-  grads: Record<string, RefTensor>;
-  meta: { absmax: Record<string, number> };
-}
-
-function loadRef(name: string): RefCase {
-  const p = join(torchRefs, `${name}.json`);
-  if (!existsSync(p)) throw new Error(`torch reference missing: ${p} (set TSGRAD_TORCH_REFS)`);
-  return JSON.parse(readFileSync(p, 'utf8')) as RefCase;
-}
 
 function refTensor(r: RefTensor, requiresGrad = false): Tensor {
   return fromHost(Float32Array.from(r.data), r.shape, { requiresGrad });
@@ -181,13 +158,6 @@ function assertArraysClose(actual: ArrayLike<number>, want: ArrayLike<number>, t
   }
 }
 
-function readF32(p: string): Float32Array {
-  const buf = readFileSync(p);
-  const out = new Float32Array(buf.byteLength / 4);
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  for (let i = 0; i < out.length; i++) out[i] = dv.getFloat32(i * 4, true);
-  return out;
-}
 
 // ---- PyTorch reference cases ----
 

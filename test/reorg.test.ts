@@ -4,34 +4,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 
 import { arange, fromHost, memoryInfo, mul, Rng, scope, sum, type Tensor } from '../src/index.js';
 import { gradcheck } from '../src/autograd/gradcheck.js';
 import { pixelShuffle, pixelUnshuffle, reorg, reorgArdi, reorgDarknet, reorgInverse, type ReorgMode } from '../src/tensor/ops/reorg.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const torchRefs = process.env['TSGRAD_TORCH_REFS'] ?? resolve(here, '../../../shared/torch-refs');
-
-interface RefTensor {
-  shape: number[];
-  data: number[];
-}
-interface RefCase {
-  params: Record<string, unknown>;
-  inputs: Record<string, RefTensor>;
-  outputs: Record<string, RefTensor>;
-  grads: Record<string, RefTensor>;
-}
-
-function loadRef(name: string): RefCase {
-  const p = join(torchRefs, `${name}.json`);
-  if (!existsSync(p)) throw new Error(`torch reference missing: ${p} (set TSGRAD_TORCH_REFS)`);
-  return JSON.parse(readFileSync(p, 'utf8')) as RefCase;
-}
+import { loadRef } from './helpers/refs.js';
 
 function assertArraysEqual(actual: ArrayLike<number>, want: ArrayLike<number>, label: string): void {
   assert.equal(actual.length, want.length, `${label}: length`);
