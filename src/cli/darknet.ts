@@ -5,6 +5,7 @@
 //   make-input    the synthetic input generator (src/cli/darknet-make.ts)
 // Exit codes: 0 done, 1 the inputs were read but are wrong (bad cfg, sizes, write failed), 2 usage error.
 
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -13,6 +14,7 @@ import { noGrad } from '../autograd/grad-mode.js';
 import { getDevice } from '../tensor/device.js';
 import { scope } from '../tensor/memory.js';
 import { narrow } from '../tensor/ops/views.js';
+import { fromHost } from '../tensor/ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { writeFileAtomic } from '../yolo/darknet/atomic-write.js';
 import { float32Bytes, generateWeights } from '../yolo/darknet/generate.js';
@@ -20,6 +22,8 @@ import { detectionsJson, DUMP_NMS, DUMP_THRESH, formatDetectionsJson, networkBox
 import { imageInput, inputTensor, readRawInput, type PreparedInput } from '../yolo/net/input.js';
 import { layersOfType, openNetwork, type Network } from '../yolo/net/network.js';
 import { loadWeights } from '../yolo/net/weights.js';
+import type { BatchStats } from '../yolo/net/layers.js';
+import { networkLoss } from '../yolo/loss/network-loss.js';
 import { makeInputCommand, makeWeightsCommand, type CommandIO } from './darknet-make.js';
 
 export type { CommandIO } from './darknet-make.js';
@@ -32,10 +36,10 @@ export const processIO: CommandIO = {
 /** A bad command line: printed with the usage, exit code 2. */
 export class UsageError extends Error {}
 
-export type ArgValues = Record<string, string | boolean | undefined>;
+export type ArgValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 /** node:util parseArgs with usage errors; returns option values and positionals. */
-export function parseCommandArgs(argv: string[], options: Record<string, { type: 'string' | 'boolean' }>, positionals = false): { values: ArgValues; positionals: string[] } {
+export function parseCommandArgs(argv: string[], options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>, positionals = false): { values: ArgValues; positionals: string[] } {
   try {
     const r = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: positionals, strict: true });
     return { values: r.values as ArgValues, positionals: r.positionals };
@@ -132,7 +136,15 @@ const DUMP_USAGE = `usage: tsgrad darknet dump --cfg FILE (--weights FILE | --se
   --input     raw float32 CHW input of exactly the network's size (e.g. from make-input)
   --image     an image, letterboxed ([region] nets) or resized ([detection] nets) as Darknet does;
               region boxes are then relative to the original image
-  --width/--height replace the [net] size (default: the cfg's own).`;
+  --width/--height replace the [net] size (default: the cfg's own).
+  --truth FILE.f32  truth of the loss layer (Darknet's net.truth: 30 boxes × (x, y, w, h, class) for
+              [region], side²·(1+classes+4) for [detection]); also writes the last loss layer's delta.f32
+              and cost.json (cost, seen, mode, net_cost)
+  --seen S    images seen before this batch (the region loss's 12,800 rule), default 0
+  --train     run the whole forward in training mode (BN with batch statistics and a rolling update,
+              dropout active) and write, for each BN layer, Lnn_bn_mean/variance (batch statistics) and
+              Lnn_bn_rolling_mean_after/_variance_after; without it the loss sees the inference outputs
+              (Darknet's train_isolated).`;
 
 const USAGE = `usage: tsgrad darknet <subcommand> [args]
 subcommands:
@@ -162,6 +174,24 @@ export async function darknetCommand(argv: string[], io: CommandIO = processIO):
       io.err(`error: unknown darknet subcommand '${sub}'\n${USAGE}\n`);
       return 2;
   }
+}
+
+/** A raw float32 truth file holding exactly the network's truths per image (batch 1). */
+function readTruthFile(net: Network, file: string): Float32Array {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    throw new Error(`${file}: cannot read the truth file: ${(e as Error).message}`);
+  }
+  const need = net.cfg.truths;
+  if (bytes.byteLength !== need * 4) {
+    throw new Error(`${file}: ${bytes.byteLength} bytes, but the network's loss layer reads ${need} float32 truth values (${need * 4} bytes) per image`);
+  }
+  const out = new Float32Array(need);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < need; i++) out[i] = dv.getFloat32(i * 4, true);
+  return out;
 }
 
 /** Net from --cfg/--weights|--seed/--width/--height/--device. */
@@ -197,6 +227,9 @@ async function dumpCommand(argv: string[], io: CommandIO): Promise<number> {
       device: { type: 'string' },
       thresh: { type: 'string' },
       nms: { type: 'string' },
+      truth: { type: 'string' },
+      seen: { type: 'string' },
+      train: { type: 'boolean' },
     });
     const outDir = requiredArg(values, 'out');
     const inputFile = stringArg(values, 'input');
@@ -204,18 +237,41 @@ async function dumpCommand(argv: string[], io: CommandIO): Promise<number> {
     if ((inputFile === undefined) === (imageFile === undefined)) throw new UsageError('give exactly one of --input FILE.f32 and --image FILE');
     const thresh = floatArg(values, 'thresh', DUMP_THRESH, 0, 1);
     const nms = floatArg(values, 'nms', DUMP_NMS, 0, 1);
+    const truthFile = stringArg(values, 'truth');
+    const seen = intArg(values, 'seen', 0, Number.MAX_SAFE_INTEGER) ?? 0;
+    const train = values['train'] === true;
     const net = await openFromArgs(values);
+    if (train) net.train();
     const input: PreparedInput = inputFile !== undefined ? readRawInput(net, inputFile) : await imageInput(net, imageFile!);
+    const truth = truthFile === undefined ? null : readTruthFile(net, truthFile);
 
     const t0 = performance.now();
     // Layer outputs go to the host inside the scope; every device tensor is freed when it ends.
-    const { dumps, doc } = scope(() =>
+    const { dumps, doc, bn, loss } = scope(() =>
       noGrad(() => {
-        const outs = net.forward(inputTensor(net, input));
+        const batchStats = new Map<number, BatchStats>();
+        const outs = net.forward(inputTensor(net, input), { batchStats });
         const dumps = outs.map((t) => firstItem(t));
         const hasBoxes = layersOfType(net, 'region', 'detection').length > 0;
         const doc = hasBoxes ? detectionsJson(networkBoxes(net, outs, { thresh, imageW: input.imageW, imageH: input.imageH }), nms) : null;
-        return { dumps, doc };
+        const bn = [...batchStats].map(([index, s]) => {
+          const m = net.layers[index]!;
+          const host = (t: Tensor | null): Float32Array => (t === null ? new Float32Array(0) : Float32Array.from(t.data()));
+          return {
+            index,
+            mean: host(s.mean),
+            variance: host(s.variance),
+            rollingMean: host(m.weightTensor('rollingMean')),
+            rollingVariance: host(m.weightTensor('rollingVariance')),
+          };
+        });
+        let loss: { delta: Float32Array; cost: number; netCost: number } | null = null;
+        if (truth !== null) {
+          const r = networkLoss(net, outs, fromHost(truth, [1, truth.length], { device: net.device }), { seen });
+          const last = r.layers[r.layers.length - 1]!;
+          loss = { delta: firstItem(last.delta), cost: last.loss.item(), netCost: r.loss.item() };
+        }
+        return { dumps, doc, bn, loss };
       }),
     );
     const ms = performance.now() - t0;
@@ -226,6 +282,20 @@ async function dumpCommand(argv: string[], io: CommandIO): Promise<number> {
       const file = `L${String(l.index).padStart(2, '0')}_${l.type}.f32`;
       await writeFileAtomic(join(outDir, file), float32Bytes(dumps[l.index]!));
       lines.push(`${file}  ${l.out.join('x')}`);
+    }
+    for (const b of bn) {
+      const p = `L${String(b.index).padStart(2, '0')}_bn_`;
+      await writeFileAtomic(join(outDir, `${p}mean.f32`), float32Bytes(b.mean));
+      await writeFileAtomic(join(outDir, `${p}variance.f32`), float32Bytes(b.variance));
+      await writeFileAtomic(join(outDir, `${p}rolling_mean_after.f32`), float32Bytes(b.rollingMean));
+      await writeFileAtomic(join(outDir, `${p}rolling_variance_after.f32`), float32Bytes(b.rollingVariance));
+    }
+    if (bn.length > 0) lines.push(`L*_bn_{mean,variance,rolling_mean_after,rolling_variance_after}.f32  ${bn.length} BN layers (training mode)`);
+    if (loss !== null) {
+      await writeFileAtomic(join(outDir, 'delta.f32'), float32Bytes(loss.delta));
+      const costDoc = { cost: loss.cost, seen, mode: train ? 'full' : 'isolated', net_cost: loss.netCost };
+      await writeFileAtomic(join(outDir, 'cost.json'), new TextEncoder().encode(`${JSON.stringify(costDoc)}\n`));
+      lines.push(`delta.f32  ${loss.delta.length} values`, `cost.json  cost ${loss.cost}, seen ${seen}`);
     }
     if (doc !== null) {
       await writeFileAtomic(join(outDir, 'detections.json'), new TextEncoder().encode(formatDetectionsJson(doc)));

@@ -45,16 +45,35 @@ export function detectionLines(d: DrawnDetection): string[] {
   return d.classes.map((_, k) => `${d.names[k]}: ${(d.probs[k]! * 100).toFixed(0)}%  box ${d.left},${d.top},${d.right},${d.bottom}`);
 }
 
+type Subcommand = (argv: string[], io: CommandIO) => Promise<number>;
+
+/** detector subcommand → handler (each in its own file, loaded on demand). */
+const SUBCOMMANDS: Record<string, () => Promise<Subcommand>> = {
+  test: async () => detectorTest,
+  train: async () => (await import('./detector-train.js')).detectorTrain,
+  valid: async () => (await import('./detector-eval.js')).detectorValid,
+  map: async () => (await import('./detector-eval.js')).detectorMap,
+  calc_anchors: async () => (await import('./detector-eval.js')).detectorCalcAnchors,
+};
+
+const SUBCOMMAND_USAGE = `usage: tsgrad detector <${Object.keys(SUBCOMMANDS).join('|')}> ... (--help after a subcommand for its options)`;
+
 export async function detectorCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === '-h' || sub === '--help' || sub === 'help') {
-    io.out(`${USAGE}\n`);
+    io.out(`${SUBCOMMAND_USAGE}\n\n${USAGE}\n`);
     return 0;
   }
-  if (sub !== 'test') {
-    io.err(`error: ${sub === undefined ? 'missing subcommand' : `unknown detector subcommand '${sub}'`}\n${USAGE}\n`);
+  const load = sub === undefined ? undefined : SUBCOMMANDS[sub];
+  if (load === undefined) {
+    io.err(`error: ${sub === undefined ? 'missing subcommand' : `unknown detector subcommand '${sub}'`}\n${SUBCOMMAND_USAGE}\n`);
     return 2;
   }
+  return (await load())(rest, io);
+}
+
+/** `detector test`: see the file comment. */
+export async function detectorTest(rest: string[], io: CommandIO = processIO): Promise<number> {
   return runCommand(rest, io, USAGE, async () => {
     const { values, positionals } = parseCommandArgs(
       rest,

@@ -17,11 +17,11 @@ const COMMANDS: Record<string, Command> = {
     load: async () => (await import('./darknet.js')).darknetCommand,
   },
   detector: {
-    summary: 'detector test <data-or-names> <cfg> <weights> <image...>',
+    summary: 'detector test | train | valid | map | calc_anchors',
     load: async () => (await import('./detector.js')).detectorCommand,
   },
   classifier: {
-    summary: 'classifier predict <cfg> <weights> <image>',
+    summary: 'classifier predict | train',
     load: async () => (await import('./classifier.js')).classifierCommand,
   },
   data: {

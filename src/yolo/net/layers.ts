@@ -20,6 +20,7 @@
 //                  Darknet, not the inverse of a preceding forward reorg)
 //   region         per anchor: logistic on tx, ty and objectness (not with `background`), softmax over the
 //                  classes (+ background) when `softmax`, else logistic on the classes; tw, th raw
+//                  (backward: Darknet's, σ' on the logistic entries and identity elsewhere; see RegionModule)
 //   local          unshared 'conv' with `pad` used literally as 1 px, output preset to the biases, activation
 //   dropout        identity at inference (the previous buffer itself), inverted dropout in training
 //   connected      x·Wᵀ → BN or + bias → activation
@@ -30,6 +31,7 @@
 
 import type { Rng } from '../../tensor/random.js';
 import { noGrad } from '../../autograd/grad-mode.js';
+import { record } from '../../autograd/record.js';
 import { batchnorm2d } from '../../tensor/ops/batchnorm2d.js';
 import { abs, square, sigmoid } from '../../tensor/ops/unary.js';
 import { add, div, eq, lt, mul, sub } from '../../tensor/ops/binary.js';
@@ -103,8 +105,22 @@ function initWeights(init: InitContext, shape: number[], draw: (o: { rng: Rng; d
 
 /** Base of every layer module: the parsed layer and a forward over the previous layer's output. */
 export abstract class LayerModule<L extends DarknetLayer = DarknetLayer> extends Module {
-  constructor(readonly layer: L) {
+  private current: L;
+
+  constructor(layer: L) {
     super();
+    this.current = layer;
+  }
+
+  /** The parsed layer (its geometry follows Network.adoptCfg). */
+  get layer(): L {
+    return this.current;
+  }
+
+  /** Takes the same layer parsed for another input size (see Network.adoptCfg). */
+  setLayer(l: DarknetLayer): void {
+    if (l.type !== this.current.type) throw new Error(`${this.where}: cannot become a [${l.type}] layer`);
+    this.current = l as L;
   }
 
   abstract forward(x: Tensor, ctx: ForwardContext): Tensor;
@@ -311,35 +327,63 @@ export class RegionModule extends LayerModule<RegionLayer> {
     if (layer.coords < 2) throw new Error(`${this.where}: coords=${layer.coords}, a region layer needs at least x and y (coords >= 2)`);
   }
 
+  /**
+   * Forward as described in the file comment. Backward is Darknet's (backward_region_layer_gpu), not
+   * the derivative of this forward: the incoming gradient is multiplied by σ' on the logistic entries
+   * (x, y, objectness unless `background`) and passed unchanged to tw, th and the classes. The class
+   * gradient of the region loss is already onehot − p, the cross-entropy gradient at the logits, so
+   * the softmax (or logistic) Jacobian must not be applied again.
+   */
   forward(x: Tensor): Tensor {
     const l = this.layer;
     const per = l.coords + 1 + l.classes;
     // Darknet's entry_index layout: [anchor][entry][loc].
     const v = reshape(x, [x.shape[0]!, l.n, per, l.shape.w * l.shape.h]);
-    const parts: Tensor[] = [sigmoid(narrow(v, 2, 0, 2))];
-    if (l.coords > 2) parts.push(narrow(v, 2, 2, l.coords - 2));
-    if (l.background && l.softmax) {
-      parts.push(softmax(narrow(v, 2, l.coords, 1 + l.classes), 2));
-    } else {
-      const obj = narrow(v, 2, l.coords, 1);
-      parts.push(l.background ? obj : sigmoid(obj));
-      const cls = narrow(v, 2, l.coords + 1, l.classes);
-      parts.push(l.softmax ? softmax(cls, 2) : sigmoid(cls));
-    }
-    return cat(parts, 2);
+    const y = noGrad(() => {
+      const parts: Tensor[] = [sigmoid(narrow(v, 2, 0, 2))];
+      if (l.coords > 2) parts.push(narrow(v, 2, 2, l.coords - 2));
+      if (l.background && l.softmax) {
+        parts.push(softmax(narrow(v, 2, l.coords, 1 + l.classes), 2));
+      } else {
+        const obj = narrow(v, 2, l.coords, 1);
+        parts.push(l.background ? obj : sigmoid(obj));
+        const cls = narrow(v, 2, l.coords + 1, l.classes);
+        parts.push(l.softmax ? softmax(cls, 2) : sigmoid(cls));
+      }
+      return cat(parts, 2);
+    });
+    return record('region', [x], y, (g) => {
+      const gv = reshape(g, y.shape);
+      const dsig = (start: number, len: number): Tensor => {
+        const yy = narrow(y, 2, start, len);
+        return mul(narrow(gv, 2, start, len), mul(yy, sub(1, yy)));
+      };
+      const parts: Tensor[] = [dsig(0, 2)];
+      if (l.coords > 2) parts.push(narrow(gv, 2, 2, l.coords - 2));
+      parts.push(l.background ? narrow(gv, 2, l.coords, 1) : dsig(l.coords, 1));
+      parts.push(narrow(gv, 2, l.coords + 1, l.classes));
+      return [reshape(cat(parts, 2), x.shape)];
+    });
   }
 }
 
 export class DetectionModule extends LayerModule<DetectionLayer> {
+  /**
+   * Identity, or a softmax over each cell's classes when `softmax`. Backward is Darknet's identity in
+   * both cases (the class gradient of the detection loss is taken at the scores).
+   */
   forward(x: Tensor): Tensor {
     const l = this.layer;
     if (!l.softmax) return x;
     const n = x.shape[0]!;
     const cells = l.side * l.side;
     const nc = cells * l.classes;
-    const v = asFlat(x, l.shape.inputs);
-    const cls = softmax(reshape(narrow(v, 1, 0, nc), [n, cells, l.classes]), 2);
-    return cat([reshape(cls, [n, nc]), narrow(v, 1, nc, l.shape.inputs - nc)], 1);
+    const y = noGrad(() => {
+      const v = asFlat(x, l.shape.inputs);
+      const cls = softmax(reshape(narrow(v, 1, 0, nc), [n, cells, l.classes]), 2);
+      return cat([reshape(cls, [n, nc]), narrow(v, 1, nc, l.shape.inputs - nc)], 1);
+    });
+    return record('detection', [x], y, (g) => [reshape(g, x.shape)]);
   }
 }
 

@@ -50,7 +50,8 @@ export interface NetworkForwardOptions {
 }
 
 export class Network extends Module {
-  readonly cfg: DarknetNetwork;
+  /** The parsed cfg (replaced by adoptCfg when the input size changes). */
+  private parsed: DarknetNetwork;
   readonly layers: readonly LayerModule[];
   readonly dtype: DType;
   /** Header of the weights file (version, images seen); written back by exportWeights. */
@@ -61,7 +62,7 @@ export class Network extends Module {
 
   constructor(cfg: DarknetNetwork, opts: BuildNetworkOptions = {}) {
     super();
-    this.cfg = cfg;
+    this.parsed = cfg;
     this.dtype = opts.dtype ?? 'float32';
     const init = { rng: new Rng(opts.seed ?? 0), dtype: this.dtype, random: opts.randomInit ?? true };
     const layers: LayerModule[] = [];
@@ -74,6 +75,34 @@ export class Network extends Module {
 
   get device(): Device {
     return this.dev;
+  }
+
+  get cfg(): DarknetNetwork {
+    return this.parsed;
+  }
+
+  /**
+   * Adopts `cfg`, the same cfg parsed for another input size (multi-scale training): the layers keep
+   * their parameters and take the new geometry. Throws when a layer's parameter count depends on the
+   * input size ([connected], [local]: Darknet's random=1 needs a fully convolutional network).
+   */
+  adoptCfg(cfg: DarknetNetwork): void {
+    if (cfg.layers.length !== this.layers.length) throw new Error(`adoptCfg: ${cfg.file} has ${cfg.layers.length} layers, the network ${this.layers.length}`);
+    cfg.layers.forEach((l, i) => {
+      const m = this.layers[i]!;
+      if (l.type !== m.layer.type) throw new Error(`adoptCfg: layer ${i} is [${l.type}] in the new cfg, [${m.layer.type}] in the network`);
+      for (const t of 'tensors' in l ? (l.tensors as readonly { name: string; count: number }[]) : []) {
+        const own = m.weightTensor(t.name as Parameters<typeof m.weightTensor>[0]);
+        if (own !== null && own.size !== t.count) {
+          throw new Error(
+            `${describeLayer(m.layer)}: its '${t.name}' would hold ${t.count} values at ${cfg.net.width}x${cfg.net.height} but holds ${own.size} at ` +
+              `${this.parsed.net.width}x${this.parsed.net.height}; changing the input size (random=1) needs a network whose parameters do not depend on it`,
+          );
+        }
+      }
+    });
+    cfg.layers.forEach((l, i) => this.layers[i]!.setLayer(l));
+    this.parsed = cfg;
   }
 
   override to(device: DeviceLike): this {
