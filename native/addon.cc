@@ -77,6 +77,20 @@ class Args {
     }
     return out;
   }
+  // An array of numbers (or a Float32Array), each rounded to float32 (as Math.fround).
+  std::vector<float> floats(size_t i, const char* name) const {
+    Napi::Value v = info_[i];
+    if (!v.IsArray() && !v.IsTypedArray()) fail(i, name, "must be an array of numbers");
+    Napi::Object a = v.As<Napi::Object>();
+    uint32_t n = v.IsArray() ? v.As<Napi::Array>().Length() : uint32_t(v.As<Napi::TypedArray>().ElementLength());
+    std::vector<float> out(n);
+    for (uint32_t k = 0; k < n; k++) {
+      Napi::Value e = a.Get(k);
+      if (!e.IsNumber()) fail(i, name, "element " + std::to_string(k) + " is not a number");
+      out[k] = float(e.As<Napi::Number>().DoubleValue());
+    }
+    return out;
+  }
   // shape at shape_i, then one strides array per operand at strides_i, strides_i + 1, ...
   Strided strided(size_t shape_i, size_t strides_i, int nops, const char* const* names) const {
     std::vector<int64_t> shape = ints(shape_i, "shape");
@@ -455,6 +469,52 @@ const Entry kEntries[] = {
   {"adam", 11, [](const Args& a) {
     adam(a.ptr(0, "w"), a.ptr(1, "g"), a.ptr(2, "m"), a.ptr(3, "v"), a.i64(4, "n"), a.num(5, "lr"), a.num(6, "beta1"),
          a.num(7, "beta2"), a.num(8, "eps"), a.num(9, "decay"), a.i64(10, "step"));
+    return undef(a);
+  }},
+
+  // region_loss.cu, detection_loss.cu
+  {"regionLoss", 22, [](const Args& a) {
+    RegionLossParams p;
+    std::vector<float> anchors = a.floats(12, "anchors");
+    p.w = a.i64(6, "w");
+    p.h = a.i64(7, "h");
+    p.n = a.i64(8, "n");
+    p.classes = a.i64(9, "classes");
+    p.coords = a.i64(10, "coords");
+    p.max_boxes = a.i64(11, "maxBoxes");
+    p.anchors = anchors.data();
+    p.anchor_count = int64_t(anchors.size());
+    p.bias_match = a.flag(13, "biasMatch");
+    p.rescore = a.flag(14, "rescore");
+    p.background = a.flag(15, "background");
+    p.seen = a.num(16, "seen");
+    p.object_scale = a.f32(17, "objectScale");
+    p.noobject_scale = a.f32(18, "noobjectScale");
+    p.class_scale = a.f32(19, "classScale");
+    p.coord_scale = a.f32(20, "coordScale");
+    p.thresh = a.f32(21, "thresh");
+    region_loss(a.ptr(0, "delta"), a.ptr(1, "cost"), a.ptr(2, "stats"), a.ptr(3, "output"), a.ptr(4, "truth"),
+                a.i64(5, "batch"), p);
+    return undef(a);
+  }},
+  {"detectionLoss", 20, [](const Args& a) {
+    DetectionLossParams p;
+    p.side = a.i64(6, "side");
+    p.n = a.i64(7, "n");
+    p.classes = a.i64(8, "classes");
+    p.coords = a.i64(9, "coords");
+    p.rescore = a.flag(10, "rescore");
+    p.sqrt = a.flag(11, "sqrt");
+    p.forced = a.flag(12, "forced");
+    p.random = a.flag(13, "random");
+    p.seen = a.num(14, "seen");
+    p.seed = a.num(15, "seed");
+    p.object_scale = a.f32(16, "objectScale");
+    p.noobject_scale = a.f32(17, "noobjectScale");
+    p.class_scale = a.f32(18, "classScale");
+    p.coord_scale = a.f32(19, "coordScale");
+    detection_loss(a.ptr(0, "delta"), a.ptr(1, "cost"), a.ptr(2, "stats"), a.ptr(3, "output"), a.ptr(4, "truth"),
+                   a.i64(5, "batch"), p);
     return undef(a);
   }},
 

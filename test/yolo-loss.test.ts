@@ -223,7 +223,10 @@ function captureIO(): CommandIO & { stdout: () => string; stderr: () => string }
 
 for (const device of ['cpu', 'cuda-emu']) {
   const skip = device === 'cpu' ? false : emuOrSkip();
-  test(`darknet dump --truth --seen 0 --train on ${device} reproduces train_full_seen0: every layer, BN batch and rolling statistics, delta and cost within 1e-5 relative`, { skip }, async () => {
+  // Tolerance as the issue sets it: 1e-5·max(1, max|ref|) on the CPU, 1e-4 on the CUDA kernels (whose
+  // GEMM and BN sums run in another order; train-mode BN amplifies it through the layers).
+  const tol = device === 'cpu' ? 1e-5 : 1e-4;
+  test(`darknet dump --truth --seen 0 --train on ${device} reproduces train_full_seen0: every layer, BN batch and rolling statistics, delta and cost within ${tol} relative`, { skip }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsgrad-dump-train-'));
     try {
       const R = join(DARKNET_REFS, 'yolov2-tiny-voc_96x96');
@@ -236,11 +239,11 @@ for (const device of ['cpu', 'cuda-emu']) {
       assert.equal(code, 0, io.stderr());
       const refFiles = readdirSync(join(R, 'train_full_seen0')).filter((f) => f.endsWith('.f32') && f !== 'truth.f32');
       assert.equal(refFiles.length, 4 * 8 + 16 + 1);
-      for (const f of refFiles) compare(f, readF32(join(dir, f)), readF32(join(R, 'train_full_seen0', f)), 1e-5);
+      for (const f of refFiles) compare(f, readF32(join(dir, f)), readF32(join(R, 'train_full_seen0', f)), tol);
       const cost = JSON.parse(readFileSync(join(dir, 'cost.json'), 'utf8')) as { cost: number; mode: string };
       const ref = JSON.parse(readFileSync(join(R, 'train_full_seen0/cost.json'), 'utf8')) as { cost: number };
       assert.equal(cost.mode, 'full');
-      assert.ok(Math.abs(cost.cost - ref.cost) <= 1e-5 * ref.cost, `cost ${cost.cost} vs ${ref.cost}`);
+      assert.ok(Math.abs(cost.cost - ref.cost) <= tol * ref.cost, `cost ${cost.cost} vs ${ref.cost}`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -220,4 +220,32 @@ void sgd(float* w, const float* g, float* velocity, int64_t n, double lr, double
 void adam(float* w, const float* g, float* m, float* v, int64_t n, double lr, double beta1, double beta2, double eps,
           double decay, int64_t step);
 
+// ---- region_loss.cu / detection_loss.cu ----------------------------------------------------------
+// The YOLO training losses, mirroring src/yolo/loss/{region,detection}-loss.ts (Darknet's
+// forward_region_layer / forward_detection_layer; the .cu headers have the formulas). Both write delta
+// [batch, outputs] in full, cost [1] = Σ delta² (Darknet's cost) and stats [kLossStats] (sums, slots as in
+// src/yolo/loss/stats.ts), all with `=`; output and truth are read only. Nothing crosses to the host.
+constexpr int kLossStats = 8;
+struct RegionLossParams {
+  int64_t w = 0, h = 0, n = 0, classes = 0, coords = 4, max_boxes = 0;
+  const float* anchors = nullptr;  // host memory: 2n anchor sizes in grid cells (at most 64 anchors)
+  int64_t anchor_count = 0;
+  bool bias_match = false, rescore = false, background = false;
+  double seen = 0;  // images seen before this batch (coordinates pulled to the priors while < 12800)
+  float object_scale = 1, noobject_scale = 1, class_scale = 1, coord_scale = 1, thresh = 0;
+};
+// output [batch, n*(5+classes)*h*w], truth [batch, max_boxes*5]. stats[7] = # truths whose class index is outside
+// [0, classes) (they write nothing; the caller reports them).
+void region_loss(float* delta, float* cost, float* stats, const float* output, const float* truth, int64_t batch,
+                 const RegionLossParams& p);
+struct DetectionLossParams {
+  int64_t side = 0, n = 0, classes = 0, coords = 4;
+  bool rescore = false, sqrt = false, forced = false, random = false;
+  double seen = 0, seed = 0;  // random: a hashed choice while seen < 64000 (JS ToInt32 of seen and seed)
+  float object_scale = 1, noobject_scale = 1, class_scale = 1, coord_scale = 1;
+};
+// output [batch, side²*(classes + 5n)], truth [batch, side²*(5+classes)].
+void detection_loss(float* delta, float* cost, float* stats, const float* output, const float* truth, int64_t batch,
+                    const DetectionLossParams& p);
+
 }  // namespace tsgrad

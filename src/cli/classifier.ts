@@ -21,16 +21,32 @@ export function topK(values: ArrayLike<number>, k: number): number[] {
   return idx.slice(0, Math.min(k, idx.length));
 }
 
+type Subcommand = (argv: string[], io: CommandIO) => Promise<number>;
+
+/** classifier subcommand → handler. */
+const SUBCOMMANDS: Record<string, () => Promise<Subcommand>> = {
+  predict: async () => classifierPredict,
+  train: async () => (await import('./classifier-train.js')).classifierTrain,
+};
+
+const SUBCOMMAND_USAGE = `usage: tsgrad classifier <${Object.keys(SUBCOMMANDS).join('|')}> ... (--help after a subcommand for its options)`;
+
 export async function classifierCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === '-h' || sub === '--help' || sub === 'help') {
-    io.out(`${USAGE}\n`);
+    io.out(`${SUBCOMMAND_USAGE}\n\n${USAGE}\n`);
     return 0;
   }
-  if (sub !== 'predict') {
-    io.err(`error: ${sub === undefined ? 'missing subcommand' : `unknown classifier subcommand '${sub}'`}\n${USAGE}\n`);
+  const load = sub === undefined ? undefined : SUBCOMMANDS[sub];
+  if (load === undefined) {
+    io.err(`error: ${sub === undefined ? 'missing subcommand' : `unknown classifier subcommand '${sub}'`}\n${SUBCOMMAND_USAGE}\n`);
     return 2;
   }
+  return (await load())(rest, io);
+}
+
+/** `classifier predict`: see the file comment. */
+export async function classifierPredict(rest: string[], io: CommandIO = processIO): Promise<number> {
   return runCommand(rest, io, USAGE, async () => {
     const { values, positionals } = parseCommandArgs(
       rest,

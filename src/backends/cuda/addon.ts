@@ -127,6 +127,22 @@ export interface NativeAddon {
   reorgBackward(dx: P, dy: P, B: number, C: number, H: number, W: number, stride: number, mode: number): void;
   sgd(w: P, g: P, velocity: P, n: number, lr: number, momentum: number, decay: number, batch: number, variant: number, firstStep: boolean): void;
   adam(w: P, g: P, m: P, v: P, n: number, lr: number, beta1: number, beta2: number, eps: number, decay: number, step: number): void;
+  /**
+   * Darknet's region (YOLOv2) loss: delta [batch, outputs], cost [1], stats [8] from output and truth
+   * (native/kernels/region_loss.cu); stats[7] = # truths whose class is outside [0, classes).
+   */
+  regionLoss(
+    delta: P, cost: P, stats: P, output: P, truth: P, batch: number, w: number, h: number, n: number, classes: number,
+    coords: number, maxBoxes: number, anchors: readonly number[] | Float32Array, biasMatch: boolean, rescore: boolean,
+    background: boolean, seen: number, objectScale: number, noobjectScale: number, classScale: number, coordScale: number,
+    thresh: number,
+  ): void;
+  /** Darknet's detection (YOLOv1) loss: delta, cost [1], stats [8] (native/kernels/detection_loss.cu). */
+  detectionLoss(
+    delta: P, cost: P, stats: P, output: P, truth: P, batch: number, side: number, n: number, classes: number,
+    coords: number, rescore: boolean, sqrt: boolean, forced: boolean, random: boolean, seen: number, seed: number,
+    objectScale: number, noobjectScale: number, classScale: number, coordScale: number,
+  ): void;
   /** Emulated build only: checks of the emulator itself (see native/emu/selftest.cc). */
   emuSelfTest?(name: string): number[];
 }

@@ -31,6 +31,8 @@ import type { ReorgKernel, ReorgMode } from '../../tensor/ops/reorg.js';
 import type { DropoutKernel } from '../../tensor/ops/dropout.js';
 import type { SgdKernel } from '../../nn/optim/sgd.js';
 import type { AdamKernel } from '../../nn/optim/adam.js';
+import type { RegionLossAttrs, RegionLossKernel } from '../../yolo/loss/region-loss.js';
+import type { DetectionLossKernel } from '../../yolo/loss/detection-loss.js';
 import type { DevicePtr, NativeAddon } from './addon.js';
 
 /** Device address of a tensor's first element. */
@@ -83,6 +85,25 @@ function convArgs(x: readonly number[], w: readonly number[], p: Conv2dParams): 
 /** local2d geometry (conv2d's layout): x [N,C,H,W], weight [OH,OW,O,C,kh,kw]. */
 function localArgs(x: readonly number[], w: readonly number[], p: Local2dParams): number[] {
   return [x[0]!, x[1]!, x[2]!, x[3]!, w[2]!, w[4]!, w[5]!, p.stride[0], p.stride[1], 1, 1, ...p.padding, 1];
+}
+
+/**
+ * The CPU region kernel's error for the first truth (in image order, then slot order, up to the first x = 0)
+ * whose class is outside 0..classes−1; read back from the device only once the kernel has counted one.
+ */
+function regionClassError(n: NativeAddon, truth: Tensor, a: RegionLossAttrs, batch: number): Error {
+  const t = new Float32Array(truth.size);
+  n.memcpyDtoH(t, ptr(truth), 0);
+  const per = a.coords + 1;
+  for (let b = 0; b < batch; b++) {
+    for (let k = 0; k < a.maxBoxes; k++) {
+      const o = (b * a.maxBoxes + k) * per;
+      if (t[o] === 0) break;
+      const cls = Math.trunc(t[o + a.coords]!);
+      if (!(cls >= 0 && cls < a.classes)) return new Error(`region loss: image ${b}, truth slot ${k}: class ${t[o + a.coords]} is outside 0..${a.classes - 1}`);
+    }
+  }
+  return new Error('region loss: the device counted a truth whose class is out of range, but none was found on reading the truth back');
 }
 
 /** Register every device kernel of `device` (the CudaDevice's name) on the given addon. */
@@ -232,5 +253,31 @@ export function registerCudaKernels(device: string, n: NativeAddon): void {
   registerKernel<AdamKernel>('adam', device, (param, grad, m, v, h) => {
     requireFloat32('adam', param, grad, m, v);
     n.adam(ptr(param), ptr(grad), ptr(m), ptr(v), param.size, h.lr, h.beta1, h.beta2, h.eps, h.decay, h.step);
+  });
+
+  // Contiguous float32 tensors (regionLoss/detectionLoss pass contiguous copies). Everything stays on the device
+  // except the 8 stats floats read back by region_loss: slot 7 counts truths with a class out of range, which
+  // the CPU kernel rejects with an error, and so does this one (that read waits for the stream).
+  registerKernel<RegionLossKernel>('region_loss', device, (delta, cost, stats, output, truth, a) => {
+    requireFloat32('region_loss', delta, cost, stats, output, truth);
+    const outputs = a.n * (a.coords + 1 + a.classes) * a.w * a.h;
+    const batch = outputs > 0 ? output.size / outputs : 0;
+    n.regionLoss(
+      ptr(delta), ptr(cost), ptr(stats), ptr(output), ptr(truth), batch, a.w, a.h, a.n, a.classes, a.coords, a.maxBoxes,
+      a.anchors, a.biasMatch, a.rescore, a.background, a.seen, a.objectScale, a.noobjectScale, a.classScale, a.coordScale, a.thresh,
+    );
+    const s = new Float32Array(stats.size);
+    n.memcpyDtoH(s, ptr(stats), 0);
+    if (s[7]! > 0) throw regionClassError(n, truth, a, batch);
+  });
+
+  registerKernel<DetectionLossKernel>('detection_loss', device, (delta, cost, stats, output, truth, a) => {
+    requireFloat32('detection_loss', delta, cost, stats, output, truth);
+    const outputs = a.side * a.side * (a.classes + a.n * (1 + a.coords));
+    const batch = outputs > 0 ? output.size / outputs : 0;
+    n.detectionLoss(
+      ptr(delta), ptr(cost), ptr(stats), ptr(output), ptr(truth), batch, a.side, a.n, a.classes, a.coords, a.rescore, a.sqrt,
+      Boolean(a.forced), a.random, a.seen, a.seed, a.objectScale, a.noobjectScale, a.classScale, a.coordScale,
+    );
   });
 }

@@ -1,0 +1,218 @@
+// Training a Darknet classifier (e.g. a Darknet-19-style backbone ending in [softmax]), as Darknet's
+// train_classifier does: batch/subdivisions with gradient accumulation, the [net] schedule, SGD with
+// Darknet's momentum/decay convention, Darknet augmentation (random aspect/placement, HSV, flip), and
+// weights that `detector train --partial N` can start a detector from.
+//
+// Loss: Darknet's softmax layer in training sets delta = truth − p and cost = Σ −t·log p (cross
+// entropy); a following [cost] layer adds scale·(truth − p) to the same delta. So the gradient at the
+// softmax input is (1 + scale)·(p − t) with a [cost] layer and (p − t) without; the reported loss is
+// the cross entropy per image. Computed from the softmax layer's input with log_softmax (stable).
+
+import { readFileSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+
+import { scope } from '../../tensor/memory.js';
+import { fromHost } from '../../tensor/ops/creation.js';
+import { mul } from '../../tensor/ops/binary.js';
+import { sum } from '../../tensor/ops/reduce.js';
+import { logSoftmax } from '../../tensor/ops/softmax.js';
+import { reshape } from '../../tensor/ops/views.js';
+import { noGrad } from '../../autograd/grad-mode.js';
+import { learningRate } from '../../nn/optim/schedule.js';
+import { SGD } from '../../nn/optim/sgd.js';
+import { Adam } from '../../nn/optim/adam.js';
+import type { Optimizer, ParamGroup } from '../../nn/optim/optimizer.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { parseCfg, type NetOverrides } from '../darknet/cfg.js';
+import type { CostLayer, SoftmaxLayer } from '../darknet/cfg-types.js';
+import { BatchLoader, type Batch } from '../data/loader.js';
+import type { ClassifiedImage } from '../data/classification.js';
+import { buildNetwork, type Network } from '../net/network.js';
+import { loadWeightsFile, saveWeightsFile } from '../net/weights.js';
+import { writeTrainingChart } from './chart.js';
+import { formatProgress, LossAverage, ThroughputMeter } from './progress.js';
+import { netSchedule } from './trainer.js';
+
+export interface TrainClassifierOptions {
+  cfgFile: string;
+  overrides?: NetOverrides;
+  items: readonly ClassifiedImage[];
+  /** Held-out images for the top-1 accuracy printed at the end (and every evalEvery iterations). */
+  validItems?: readonly ClassifiedImage[];
+  evalEvery?: number;
+  weightsFile?: string | null;
+  clear?: boolean;
+  backupDir: string;
+  device?: string;
+  seed?: number;
+  augment?: boolean;
+  workers?: number;
+  saveEvery?: number;
+  chart?: string | null;
+  log?: (line: string) => void;
+}
+
+export interface TrainClassifierResult {
+  net: Network;
+  iteration: number;
+  losses: number[];
+  avgLoss: number;
+  /** Top-1 accuracy on validItems at the end (NaN without them). */
+  top1: number;
+  finalWeights: string;
+}
+
+/** Top-1 accuracy of `net` (inference mode, letterboxed as classifier predict does) on `items`. */
+export async function classifierAccuracy(net: Network, items: readonly ClassifiedImage[], seed = 0): Promise<number> {
+  if (items.length === 0) return Number.NaN;
+  const [, h, w] = net.inputShape;
+  const loader = new BatchLoader({
+    items: items.map((i) => ({ image: i.image, boxes: [] })),
+    batchSize: 1,
+    seed,
+    augment: { mode: 'letterbox' },
+    width: w,
+    height: h,
+    shuffle: false,
+    workers: 0,
+  });
+  const wasTraining = net.training;
+  net.eval();
+  let right = 0;
+  try {
+    for (let k = 0; k < items.length; k++) {
+      const b = await loader.next();
+      const out = scope(() => noGrad(() => net.output(net.forward(fromHost(b.images, [1, 3, b.height, b.width], { device: net.device }))).data()));
+      let best = 0;
+      for (let c = 1; c < out.length; c++) if (out[c]! > out[best]!) best = c;
+      if (best === items[k]!.cls) right++;
+    }
+  } finally {
+    await loader.close();
+    net.train(wasTraining);
+  }
+  return right / items.length;
+}
+
+export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainClassifierResult> {
+  const log = o.log ?? ((l: string) => console.log(l));
+  let text: string;
+  try {
+    text = readFileSync(o.cfgFile, 'utf8');
+  } catch (e) {
+    throw new Error(`${o.cfgFile}: cannot read the cfg file: ${(e as Error).message}`);
+  }
+  const cfg = parseCfg(text, { file: o.cfgFile, overrides: o.overrides ?? {} });
+  const softmaxLayer = cfg.layers.find((l): l is SoftmaxLayer => l.type === 'softmax');
+  if (softmaxLayer === undefined) throw new Error(`${o.cfgFile}: no [softmax] layer: not a classifier cfg`);
+  if (softmaxLayer.groups !== 1) throw new Error(`${o.cfgFile}:${softmaxLayer.source.line}: [softmax] groups=${softmaxLayer.groups}; classifier training supports groups=1`);
+  const classes = softmaxLayer.shape.outputs;
+  for (const it of o.items) if (it.cls >= classes) throw new Error(`${it.image}: class ${it.cls}, but the network has ${classes} outputs`);
+  const costLayer = cfg.layers.find((l): l is CostLayer => l.type === 'cost' && l.index > softmaxLayer.index);
+  const gradScale = 1 + (costLayer?.scale ?? 0);
+  const n = cfg.net;
+  if (n.maxBatches <= 0) throw new Error(`${o.cfgFile}: max_batches must be set (> 0) for training`);
+  const seed = o.seed ?? 0;
+  const net = buildNetwork(cfg, { device: o.device ?? 'cpu', seed, randomInit: true });
+  let seen = 0;
+  if (o.weightsFile) {
+    await loadWeightsFile(net, o.weightsFile);
+    seen = o.clear ? 0 : net.header.seen;
+  }
+  net.train();
+  const decayed: Tensor[] = [];
+  const plain: Tensor[] = [];
+  for (const [name, p] of net.namedParameters()) (name.endsWith('.weights') ? decayed : plain).push(p);
+  const groups: ParamGroup[] = [{ params: decayed }, { params: plain, decay: 0 }];
+  const opt: Optimizer = n.adam
+    ? new Adam(groups, { lr: n.learningRate, beta1: n.B1, beta2: n.B2, eps: n.eps, decay: n.decay })
+    : new SGD(groups, { lr: n.learningRate, momentum: n.momentum, decay: n.decay, variant: 'darknet', batch: n.batch });
+  const schedule = netSchedule(n);
+  const base = basename(o.cfgFile, extname(o.cfgFile));
+  const augment = o.augment ?? true;
+  const classOf = new Map(o.items.map((i) => [i.image, i.cls]));
+  let iteration = Math.floor(seen / n.batch);
+  const loader = new BatchLoader({
+    items: o.items.map((i) => ({ image: i.image, boxes: [] })),
+    batchSize: n.miniBatch,
+    seed,
+    augment: augment ? { mode: 'detection', jitter: 0.2, hue: n.hue, saturation: n.saturation, exposure: n.exposure, flip: true } : { mode: 'letterbox' },
+    width: n.width,
+    height: n.height,
+    ...(o.workers === undefined ? {} : { workers: o.workers }),
+    startBatch: iteration * n.subdivisions,
+  });
+  const avg = new LossAverage();
+  const meter = new ThroughputMeter();
+  const losses: number[] = [];
+  const history: { iteration: number; loss: number; avg: number }[] = [];
+  const maps: { iteration: number; map: number }[] = [];
+  const saveEvery = Math.max(1, o.saveEvery ?? 100);
+  const chart = o.chart === undefined ? join(o.backupDir, 'chart.png') : o.chart;
+  log(`training classifier ${o.cfgFile} on ${net.device.name}: ${o.items.length} images, ${classes} classes, batch ${n.batch} = ${n.subdivisions} × ${n.miniBatch}, ${n.width}x${n.height}, iteration ${iteration} → ${n.maxBatches}`);
+  const truthOf = (b: Batch): Float32Array => {
+    const t = new Float32Array(b.batchSize * classes);
+    b.paths.forEach((p, i) => {
+      const c = classOf.get(p);
+      if (c === undefined) throw new Error(`${p}: no class for this image`);
+      t[i * classes + c] = 1;
+    });
+    return t;
+  };
+  let top1 = Number.NaN;
+  try {
+    while (iteration < n.maxBatches) {
+      const t0 = performance.now();
+      let total = 0;
+      for (let s = 0; s < n.subdivisions; s++) {
+        const b = await loader.next();
+        const truth = truthOf(b);
+        seen += b.batchSize;
+        total += scope(() => {
+          const outs = net.forward(fromHost(b.images, [b.batchSize, 3, b.height, b.width], { device: net.device }));
+          const logits = reshape(outs[softmaxLayer.index - 1] ?? outs[0]!, [b.batchSize, classes]);
+          const t = fromHost(truth, [b.batchSize, classes], { device: net.device });
+          const ce = sum(mul(t, logSoftmax(logits, 1))).neg();
+          const value = ce.item();
+          if (Number.isFinite(value)) mul(ce, gradScale).backward();
+          return value;
+        });
+      }
+      const loss = total / n.batch;
+      if (!Number.isFinite(loss)) {
+        opt.zeroGrad();
+        log(`iteration ${iteration + 1}: the loss is ${loss}; stopping without updating the weights (last checkpoint: ${join(o.backupDir, `${base}_last.weights`)})`);
+        break;
+      }
+      const lr = learningRate(schedule, Math.floor(seen / n.batch));
+      opt.lr = lr;
+      opt.step();
+      opt.zeroGrad();
+      iteration++;
+      losses.push(loss);
+      const a = avg.update(loss);
+      history.push({ iteration, loss, avg: a });
+      meter.update((performance.now() - t0) / 1000, n.batch);
+      let extra: string | undefined;
+      if (o.validItems && o.validItems.length > 0 && (o.evalEvery ?? 0) > 0 && iteration % o.evalEvery! === 0) {
+        top1 = await classifierAccuracy(net, o.validItems);
+        maps.push({ iteration, map: top1 });
+        extra = `top-1 ${(top1 * 100).toFixed(1)}%`;
+      }
+      log(formatProgress({ iteration, maxIterations: n.maxBatches, loss, avgLoss: a, lr, imagesPerSecond: meter.imagesPerSecond, secondsPerIteration: meter.secondsPerIteration, seen, ...(extra ? { extra } : {}) }));
+      if (iteration % saveEvery === 0 || iteration >= n.maxBatches) {
+        await saveWeightsFile(net, join(o.backupDir, `${base}_last.weights`), { ...net.header, seen });
+        if (chart !== null) await writeTrainingChart(chart, { losses: history, maps, maxIterations: n.maxBatches, title: `${base} (mAP axis: top-1)` });
+      }
+    }
+  } finally {
+    await loader.close();
+  }
+  const finalWeights = join(o.backupDir, `${base}_final.weights`);
+  await saveWeightsFile(net, finalWeights, { ...net.header, seen });
+  if (o.validItems && o.validItems.length > 0) {
+    top1 = await classifierAccuracy(net, o.validItems);
+    log(`top-1 accuracy on ${o.validItems.length} held-out images: ${(top1 * 100).toFixed(2)}%`);
+  }
+  return { net, iteration, losses, avgLoss: avg.value, top1, finalWeights };
+}
