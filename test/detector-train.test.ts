@@ -240,3 +240,25 @@ test('classification then detection: `classifier train` on a synthetic classific
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a training run on cuda-emu (every kernel, the loss included, on the device) follows the CPU run: losses within 1e-3 relative over 3 iterations', async (t) => {
+  const { getDevice } = await import('../src/tensor/device.js');
+  try {
+    getDevice('cuda-emu');
+  } catch (e) {
+    t.skip(`cuda-emu unavailable: ${(e as Error).message}`);
+    return;
+  }
+  const f = await fixture(4, 12);
+  try {
+    const cfgFile = writeCfg(f, 'dev.cfg', regionCfg({ max_batches: 3, batch: 2 }));
+    const base = { cfgFile, items: f.items, augment: false, workers: 0, chart: null, saveEvery: 1000, log: quiet };
+    const cpu = await trainDetector({ ...base, backupDir: join(f.dir, 'cpu') });
+    const emu = await trainDetector({ ...base, backupDir: join(f.dir, 'emu'), device: 'cuda-emu' });
+    assert.equal(emu.net.device.name, 'cuda-emu');
+    t.diagnostic(`cpu ${cpu.losses.map((v) => v.toFixed(5)).join(', ')}; cuda-emu ${emu.losses.map((v) => v.toFixed(5)).join(', ')}`);
+    cpu.losses.forEach((v, i) => assert.ok(Math.abs(emu.losses[i]! - v) <= 1e-3 * Math.abs(v), `iteration ${i + 1}: cuda-emu ${emu.losses[i]} vs cpu ${v}`));
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
