@@ -26,7 +26,7 @@ esac
 name=$(basename "$cfg" .cfg)
 tsgrad="node bin/tsgrad.js"
 if [ ! -f "$out/data/synth.data" ]; then
-  $tsgrad data synth --out "$out/data" --train 500 --valid 100 --classes 3 --size 96 --seed 1
+  $tsgrad data synth --out "$out/data" --train 1500 --valid 200 --classes 3 --size 96 --seed 1
 fi
 start=$(date +%s)
 $tsgrad detector train "$out/data/synth.data" "$cfg" --backup "$out/backup-$name" --device "$device" --map-every 250 --precise-bn 4

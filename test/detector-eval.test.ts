@@ -15,7 +15,6 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 
-import type { CommandIO } from '../src/cli/darknet.js';
 import { detectorCalcAnchors, detectorMap, detectorValid, type EvalHooks } from '../src/cli/detector-eval.js';
 import { readCfgFile } from '../src/yolo/darknet/cfg.js';
 import { makeWeightsBytes } from '../src/yolo/darknet/generate.js';
@@ -24,61 +23,13 @@ import { generateSynthDataset } from '../src/yolo/data/synth.js';
 import type { Detection } from '../src/yolo/decode.js';
 import { evaluateDetector, type BoxSource, type Frame } from '../src/yolo/eval.js';
 import { openNetwork } from '../src/yolo/net/network.js';
+import { captureIO, TINY_CFG } from './helpers/fixtures.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../..');
 
-const TINY_CFG = `[net]
-batch=1
-width=64
-height=64
-channels=3
 
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=2
-pad=1
-activation=leaky
 
-[maxpool]
-size=2
-stride=2
-
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[maxpool]
-size=2
-stride=2
-
-[convolutional]
-filters=14
-size=1
-stride=1
-pad=1
-activation=linear
-
-[region]
-anchors = 1.5,1.5, 3.5,3
-bias_match=1
-classes=2
-coords=4
-num=2
-softmax=1
-`;
-
-function captureIO(): CommandIO & { stdout: () => string; stderr: () => string } {
-  let out = '';
-  let err = '';
-  return { out: (t) => void (out += t), err: (t) => void (err += t), stdout: () => out, stderr: () => err };
-}
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'tsgrad-deteval-'));

@@ -262,3 +262,66 @@ test('a training run on cuda-emu (every kernel, the loss included, on the device
     rmSync(f.dir, { recursive: true, force: true });
   }
 });
+
+test('a `detector train` process killed with SIGKILL mid-run resumes from its last .state: the resumed losses equal the uninterrupted run\'s', async () => {
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const bin = fileURLToPath(new URL('../../bin/tsgrad.js', import.meta.url));
+  const f = await fixture(6, 13);
+  try {
+    const cfgFile = writeCfg(f, 'kill.cfg', regionCfg({ max_batches: 8, burn_in: 2, learning_rate: 0.002 }));
+    const full = await trainDetector({ cfgFile, items: f.items, backupDir: join(f.dir, 'full'), seed: 0, workers: 0, chart: null, saveEvery: 1000, log: quiet });
+    const backup = join(f.dir, 'killed');
+    const child = spawn(process.execPath, [bin, 'detector', 'train', f.dataFile, cfgFile, '--backup', backup, '--workers', '0', '--save-every', '2', '--chart', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const killed = await new Promise<boolean>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (/^\s*5\/8: /m.test(out) && child.kill('SIGKILL')) resolve(true);
+      });
+      child.on('exit', () => resolve(false));
+    });
+    assert.ok(killed, `the run ended before it could be killed:\n${out}`);
+    await new Promise((r) => child.once('close', r));
+    const resumed = await trainDetector({ cfgFile, items: f.items, backupDir: backup, seed: 0, workers: 0, chart: null, saveEvery: 1000, resume: join(backup, 'kill_last.state'), log: quiet });
+    const from = resumed.iteration - resumed.losses.length;
+    assert.ok(from === 4 || from === 6, `resumed from iteration ${from}`);
+    assert.deepEqual(resumed.losses, full.losses.slice(from));
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+test('the [net] learning-rate policies (constant, step, steps, exp, poly, sigmoid, with burn_in) become the schedule the trainer uses', async () => {
+  const { parseCfg } = await import('../src/yolo/darknet/cfg.js');
+  const { learningRate } = await import('../src/nn/optim/schedule.js');
+  const { netSchedule } = await import('../src/yolo/train/trainer.js');
+  const lr = (net: string, batch: number): number =>
+    learningRate(netSchedule(parseCfg(`[net]\nwidth=32\nheight=32\nchannels=3\nlearning_rate=0.1\nmax_batches=100\n${net}\n[convolutional]\nfilters=2\nsize=1\nactivation=linear\n`).net), batch);
+  const close = (a: number, b: number): void => assert.ok(Math.abs(a - b) <= 1e-7 * Math.max(1, Math.abs(b)), `${a} vs ${b}`);
+  close(lr('policy=constant', 50), 0.1);
+  close(lr('policy=step\nstep=10\nscale=0.5', 25), 0.1 * 0.25);
+  close(lr('policy=steps\nsteps=10,20\nscales=.1,.5', 15), 0.1 * 0.1);
+  close(lr('policy=steps\nsteps=10,20\nscales=.1,.5', 20), 0.1 * 0.1 * 0.5);
+  close(lr('policy=exp\ngamma=0.9', 3), 0.1 * 0.9 ** 3);
+  close(lr('policy=poly\npower=2', 50), 0.1 * 0.5 ** 2);
+  close(lr('policy=sigmoid\ngamma=0.5\nstep=40', 40), 0.05);
+  close(lr('policy=constant\nburn_in=10\npower=4', 5), 0.1 * 0.5 ** 4);
+  assert.throws(() => lr('policy=random', 1), /policy 'random' is not supported for training/);
+});
+
+test('a cfg with adam=1 trains with Adam (its moments are in the .state file) and momentum/decay SGD otherwise', async () => {
+  const f = await fixture(4, 14);
+  try {
+    const cfgFile = writeCfg(f, 'adam.cfg', regionCfg({ max_batches: 2, adam: 1, B1: 0.9, B2: 0.999, eps: 0.000001 }));
+    const r = await trainDetector({ cfgFile, items: f.items, backupDir: join(f.dir, 'b'), augment: false, workers: 0, chart: null, saveEvery: 1, log: quiet });
+    assert.ok(r.losses.every(Number.isFinite));
+    const { readTensorFile } = await import('../src/nn/checkpoint.js');
+    const st = readTensorFile(r.lastState!);
+    const keys = [...st.tensors.keys()].filter((k) => k.startsWith('opt/'));
+    assert.ok(keys.some((k) => k.endsWith('/m')) && keys.some((k) => k.endsWith('/v')), `optimiser slots ${keys.slice(0, 4).join(', ')}`);
+    assert.equal((st.meta as { optimizer: { type: string } }).optimizer.type, 'adam');
+  } finally {
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});

@@ -46,55 +46,11 @@ import { networkBoxes } from '../src/yolo/net/detections.js';
 import { inputTensor, prepareImage } from '../src/yolo/net/input.js';
 import { openNetwork, type Network } from '../src/yolo/net/network.js';
 import { nmsSort } from '../src/yolo/nms.js';
+import { TINY_CFG } from './helpers/fixtures.js';
 
 const darknetDir = process.env['TSGRAD_DARKNET_DIR'] ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/darknet');
 
-/** A tiny [region] net: 64×64 input, 8×8 grid (stride 8), 2 anchors, 2 classes. */
-const TINY_CFG = `[net]
-batch=1
-width=64
-height=64
-channels=3
 
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=2
-pad=1
-activation=leaky
-
-[maxpool]
-size=2
-stride=2
-
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=1
-pad=1
-activation=leaky
-
-[maxpool]
-size=2
-stride=2
-
-[convolutional]
-filters=14
-size=1
-stride=1
-pad=1
-activation=linear
-
-[region]
-anchors = 1.5,1.5, 3.5,3
-bias_match=1
-classes=2
-coords=4
-num=2
-softmax=1
-`;
 
 interface Fixture {
   dir: string;

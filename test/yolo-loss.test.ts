@@ -10,7 +10,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { darknetCommand, type CommandIO } from '../src/cli/darknet.js';
+import { darknetCommand } from '../src/cli/darknet.js';
+import { captureIO } from './helpers/fixtures.js';
 import { rand } from '../src/tensor/ops/creation.js';
 import { Rng } from '../src/tensor/random.js';
 import { RegionModule, DetectionModule } from '../src/yolo/net/layers.js';
@@ -215,11 +216,6 @@ test('detection loss: forced picks box 1 for small truths and box 0 for large on
 // ---------------------------------------------------------------------------------------------
 // the dump command
 
-function captureIO(): CommandIO & { stdout: () => string; stderr: () => string } {
-  let o = '';
-  let e = '';
-  return { out: (t) => void (o += t), err: (t) => void (e += t), stdout: () => o, stderr: () => e };
-}
 
 for (const device of ['cpu', 'cuda-emu']) {
   const skip = device === 'cpu' ? false : emuOrSkip();

@@ -23,6 +23,7 @@
 #include <cmath>
 
 #include "common.cuh"
+#include "yolo_loss.cuh"
 
 namespace tsgrad {
 namespace {
@@ -30,10 +31,6 @@ namespace {
 // ---------------------------------------------------------------------------------------------------
 // CUDA kernels
 // ---------------------------------------------------------------------------------------------------
-constexpr int kThreads = 256;     // power of two (tree reduction)
-constexpr int kMaxBlocks = 1024;  // grid-stride beyond this, so the final pass adds at most 1024 partials
-constexpr int kQ = 9;             // per-block partials: the 8 stats slots, then Σ δ²
-constexpr int kSumSq = 8;
 constexpr double kRandomSeenLimit = 64000;  // Darknet's limit for random=1 (RANDOM_SEEN_LIMIT in detection-loss.ts)
 
 struct DetectionDev {
@@ -42,32 +39,6 @@ struct DetectionDev {
   unsigned seen, seed;  // ToInt32(seen), ToInt32(seed) as bits, for the random choice
   float object_scale, noobject_scale, class_scale, coord_scale;
 };
-
-struct Box {
-  float x, y, w, h;
-};
-
-// Single float operations, never contracted into an FMA (Darknet's C rounds each one).
-__device__ __forceinline__ float fmul(float a, float b) { return __fmul_rn(a, b); }
-__device__ __forceinline__ float fadd(float a, float b) { return __fadd_rn(a, b); }
-__device__ __forceinline__ float fsub(float a, float b) { return __fsub_rn(a, b); }
-__device__ __forceinline__ float fdiv(float a, float b) { return __fdiv_rn(a, b); }
-
-// Darknet's box.c in float: overlap of two segments, intersection, union, IoU (no guard on a zero union).
-__device__ __forceinline__ float overlap(float x1, float w1, float x2, float w2) {
-  const float l1 = fsub(x1, fdiv(w1, 2.0f)), l2 = fsub(x2, fdiv(w2, 2.0f));
-  const float left = l1 > l2 ? l1 : l2;
-  const float r1 = fadd(x1, fdiv(w1, 2.0f)), r2 = fadd(x2, fdiv(w2, 2.0f));
-  const float right = r1 < r2 ? r1 : r2;
-  return fsub(right, left);
-}
-
-__device__ float box_iou(const Box& a, const Box& b) {
-  const float ow = overlap(a.x, a.w, b.x, b.w), oh = overlap(a.y, a.h, b.y, b.h);
-  const float inter = (ow < 0 || oh < 0) ? 0.0f : fmul(ow, oh);
-  const float uni = fsub(fadd(fmul(a.w, a.h), fmul(b.w, b.h)), inter);
-  return fdiv(inter, uni);
-}
 
 // box_rmse: float differences, squares and sum in double (left to right), sqrt in double, rounded to float.
 __device__ float box_rmse(const Box& a, const Box& b) {
@@ -89,21 +60,6 @@ __device__ __forceinline__ Box out_box(const float* x, const DetectionDev& p, in
   const float* o = x + p.cells * (p.classes + p.n) + (i * p.n + j) * 4;
   const float side = float(p.side);
   return {fdiv(o[0], side), fdiv(o[1], side), p.sqrt ? fmul(o[2], o[2]) : o[2], p.sqrt ? fmul(o[3], o[3]) : o[3]};
-}
-
-// Sums q[k] over the block; thread 0 stores them at partial[blockIdx.x * kQ + k]. blockDim.x == kThreads.
-__device__ void block_partials(double* partial, const double q[kQ]) {
-  __shared__ double red[kQ][kThreads];
-  const int tid = threadIdx.x;
-  for (int k = 0; k < kQ; k++) red[k][tid] = q[k];
-  __syncthreads();
-  for (int s = kThreads / 2; s > 0; s >>= 1) {
-    if (tid < s)
-      for (int k = 0; k < kQ; k++) red[k][tid] += red[k][tid + s];
-    __syncthreads();
-  }
-  if (tid == 0)
-    for (int k = 0; k < kQ; k++) partial[blockIdx.x * kQ + k] = red[k][0];
 }
 
 // One thread per (image, cell), grid-stride.
@@ -203,21 +159,6 @@ __global__ void detection_loss_kernel(float* __restrict__ delta, double* __restr
   block_partials(partial, q);
 }
 
-// stats[k] = Σ partials of slot k; cost = (float)sqrt(Σ δ²) squared, as pow(mag_array(δ), 2).
-__global__ void detection_loss_finish_kernel(float* __restrict__ cost, float* __restrict__ stats,
-                                             const double* __restrict__ partial, int blocks) {
-  const int k = threadIdx.x;
-  if (k >= kQ) return;
-  double sum = 0.0;
-  for (int b = 0; b < blocks; b++) sum += partial[b * kQ + k];
-  if (k < kSumSq) {
-    stats[k] = float(sum);
-  } else {
-    const float mag = __fsqrt_rn(float(sum));
-    cost[0] = fmul(mag, mag);
-  }
-}
-
 // JavaScript's ToInt32 (as `v | 0`), as unsigned bits.
 uint32_t js_int32_bits(double v) {
   if (!std::isfinite(v)) return 0;
@@ -273,7 +214,7 @@ void detection_loss(float* delta, float* cost, float* stats, const float* output
   rt::Scratch partial(size_t(blocks) * kQ * sizeof(double));
   double* part = partial.as<double>();
   TS_LAUNCH(detection_loss_kernel, blocks, kThreads, 0, delta, part, output, truth, int(batch), p);
-  TS_LAUNCH_NOSYNC(detection_loss_finish_kernel, 1, 32, 0, cost, stats, part, int(blocks));
+  TS_LAUNCH_NOSYNC(loss_finish_kernel, 1, 32, 0, cost, stats, part, int(blocks));
 }
 
 }  // namespace tsgrad

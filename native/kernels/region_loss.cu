@@ -32,6 +32,7 @@
 // exact sum as the count grows (measured: 3e-5 relative at 71,500 values, 8e-5 at 286,000); the double sum here
 // is exact to the final float rounding, so the two costs agree only that closely. delta is written with `=`.
 #include "common.cuh"
+#include "yolo_loss.cuh"
 
 namespace tsgrad {
 namespace {
@@ -39,10 +40,6 @@ namespace {
 // ---------------------------------------------------------------------------------------------------
 // CUDA kernels
 // ---------------------------------------------------------------------------------------------------
-constexpr int kThreads = 256;     // power of two (tree reduction)
-constexpr int kMaxBlocks = 1024;  // grid-stride beyond this, so the final pass adds at most 1024 partials
-constexpr int kQ = 9;             // per-block partials: the 8 stats slots, then Σ δ²
-constexpr int kSumSq = 8;
 constexpr int kMaxRegionAnchors = 64;
 constexpr int kPriorSeenLimit = 12800;  // Darknet's hard-coded limit (PRIOR_SEEN_LIMIT in region-loss.ts)
 
@@ -52,32 +49,6 @@ struct RegionDev {
   float object_scale, noobject_scale, class_scale, coord_scale, thresh;
   float anchors[2 * kMaxRegionAnchors];
 };
-
-struct Box {
-  float x, y, w, h;
-};
-
-// Single float operations, never contracted into an FMA (Darknet's C rounds each one).
-__device__ __forceinline__ float fmul(float a, float b) { return __fmul_rn(a, b); }
-__device__ __forceinline__ float fadd(float a, float b) { return __fadd_rn(a, b); }
-__device__ __forceinline__ float fsub(float a, float b) { return __fsub_rn(a, b); }
-__device__ __forceinline__ float fdiv(float a, float b) { return __fdiv_rn(a, b); }
-
-// Darknet's box.c in float: overlap of two segments, intersection, union, IoU (no guard on a zero union).
-__device__ __forceinline__ float overlap(float x1, float w1, float x2, float w2) {
-  const float l1 = fsub(x1, fdiv(w1, 2.0f)), l2 = fsub(x2, fdiv(w2, 2.0f));
-  const float left = l1 > l2 ? l1 : l2;
-  const float r1 = fadd(x1, fdiv(w1, 2.0f)), r2 = fadd(x2, fdiv(w2, 2.0f));
-  const float right = r1 < r2 ? r1 : r2;
-  return fsub(right, left);
-}
-
-__device__ float box_iou(const Box& a, const Box& b) {
-  const float ow = overlap(a.x, a.w, b.x, b.w), oh = overlap(a.y, a.h, b.y, b.h);
-  const float inter = (ow < 0 || oh < 0) ? 0.0f : fmul(ow, oh);
-  const float uni = fsub(fadd(fmul(a.w, a.h), fmul(b.w, b.h)), inter);
-  return fdiv(inter, uni);
-}
 
 // get_region_box: x = ((float)i + σx)/w in float; w = exp(tw)*anchor_w/w in double, rounded once.
 __device__ __forceinline__ float region_size(float t, float anchor, int cells) {
@@ -134,21 +105,6 @@ __device__ __forceinline__ void box_deltas(float out[4], const float* s, const R
       float(log(double(fdiv(fmul(t.h, float(p.h)), p.anchors[2 * a + 1])))),
   };
   for (int e = 0; e < 4; e++) out[e] = fmul(scale, fsub(target[e], s[e * p.hw]));
-}
-
-// Sums q[k] over the block; thread 0 stores them at partial[blockIdx.x * kQ + k]. blockDim.x == kThreads.
-__device__ void block_partials(double* partial, const double q[kQ]) {
-  __shared__ double red[kQ][kThreads];
-  const int tid = threadIdx.x;
-  for (int k = 0; k < kQ; k++) red[k][tid] = q[k];
-  __syncthreads();
-  for (int s = kThreads / 2; s > 0; s >>= 1) {
-    if (tid < s)
-      for (int k = 0; k < kQ; k++) red[k][tid] += red[k][tid + s];
-    __syncthreads();
-  }
-  if (tid == 0)
-    for (int k = 0; k < kQ; k++) partial[blockIdx.x * kQ + k] = red[k][0];
 }
 
 // One thread per slot (b, a, loc), grid-stride; see the header for why this equals Darknet's truth order.
@@ -230,21 +186,6 @@ __global__ void region_loss_kernel(float* __restrict__ delta, double* __restrict
   block_partials(partial, q);
 }
 
-// stats[k] = Σ partials of slot k; cost = (float)sqrt(Σ δ²) squared, as pow(mag_array(δ), 2).
-__global__ void region_loss_finish_kernel(float* __restrict__ cost, float* __restrict__ stats,
-                                          const double* __restrict__ partial, int blocks) {
-  const int k = threadIdx.x;
-  if (k >= kQ) return;
-  double sum = 0.0;
-  for (int b = 0; b < blocks; b++) sum += partial[b * kQ + k];
-  if (k < kSumSq) {
-    stats[k] = float(sum);
-  } else {
-    const float mag = __fsqrt_rn(float(sum));
-    cost[0] = fmul(mag, mag);
-  }
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------
@@ -299,7 +240,7 @@ void region_loss(float* delta, float* cost, float* stats, const float* output, c
   rt::Scratch partial(size_t(blocks) * kQ * sizeof(double));
   double* part = partial.as<double>();
   TS_LAUNCH(region_loss_kernel, blocks, kThreads, 0, delta, part, output, truth, int(batch), p);
-  TS_LAUNCH_NOSYNC(region_loss_finish_kernel, 1, 32, 0, cost, stats, part, int(blocks));
+  TS_LAUNCH_NOSYNC(loss_finish_kernel, 1, 32, 0, cost, stats, part, int(blocks));
 }
 
 }  // namespace tsgrad

@@ -12,8 +12,9 @@ import { deviceArg, intArg, parseCommandArgs, processIO, runCommand, stringArg, 
 const USAGE = `usage: tsgrad classifier train <data> <cfg> [weights] [--device cpu|cuda|cuda-emu] [--backup DIR] [--clear]
                               [--seed S] [--no-augment] [--workers N] [--save-every N] [--eval-every N]
                               [--max-batches N] [--batch N] [--subdivisions N] [--strict] [--chart FILE|none]
+                              [--precise-bn N]
   Writes <backup>/<cfg>_last.weights (every --save-every iterations), <cfg>_final.weights and chart.png,
-  and prints the top-1 accuracy on the valid= list at the end (and every --eval-every iterations).
+  and prints the top-1 accuracy (--precise-bn N: BN rolling statistics from N batches first, see detector train) on the valid= list at the end (and every --eval-every iterations).
   Start a detector from the result with: tsgrad detector train <data> <detector.cfg> <cfg>_final.weights --partial N`;
 
 export async function classifierTrain(argv: string[], io: CommandIO = processIO): Promise<number> {
@@ -34,6 +35,7 @@ export async function classifierTrain(argv: string[], io: CommandIO = processIO)
         subdivisions: { type: 'string' },
         strict: { type: 'boolean' },
         chart: { type: 'string' },
+        'precise-bn': { type: 'string' },
       },
       true,
     );
@@ -75,6 +77,7 @@ export async function classifierTrain(argv: string[], io: CommandIO = processIO)
       ...(workers === undefined ? {} : { workers }),
       ...(saveEvery === undefined ? {} : { saveEvery }),
       chart: chartArg === 'none' ? null : (chartArg ?? undefined),
+      preciseBn: intArg(values, 'precise-bn', 0, 1e6) ?? 0,
       log: (line) => io.out(`${line}\n`),
     });
     io.out(`stopped at iteration ${r.iteration}, avg loss ${r.avgLoss.toFixed(4)}${Number.isNaN(r.top1) ? '' : `, top-1 ${(r.top1 * 100).toFixed(2)}%`}; weights ${r.finalWeights}\n`);

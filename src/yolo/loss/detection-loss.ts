@@ -14,16 +14,12 @@
 //     δ = coord_scale·(target − output) with √w, √h targets when sqrt.
 //  3. cost = Σ δ² (float running sum in index order), as Darknet overwrites its accumulated cost.
 
-import { record } from '../../autograd/record.js';
-import { getKernel, registerKernel } from '../../tensor/registry.js';
-import { shapeStr } from '../../tensor/shape.js';
-import { Tensor } from '../../tensor/tensor.js';
-import { mul } from '../../tensor/ops/binary.js';
-import { contiguous } from '../../tensor/ops/copy.js';
-import { neg } from '../../tensor/ops/unary.js';
+import { registerKernel } from '../../tensor/registry.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import { boxIou, boxRmse, type Box } from '../box.js';
 import type { DetectionLayer } from '../darknet/cfg-types.js';
 import { darknetCost } from './region-loss.js';
+import { runLoss, type LossKernel, type LossResult } from './loss-op.js';
 import { LOSS_STATS, readLossStats, type LossStats } from './stats.js';
 
 const f = Math.fround;
@@ -54,7 +50,7 @@ export interface DetectionLossAttrs {
 }
 
 /** delta [N, outputs], cost [], stats [LOSS_STATS] from output [N, outputs] and truth [N, side²·(5+classes)]; float32, contiguous. */
-export type DetectionLossKernel = (delta: Tensor, cost: Tensor, stats: Tensor, output: Tensor, truth: Tensor, a: DetectionLossAttrs) => void;
+export type DetectionLossKernel = LossKernel<DetectionLossAttrs>;
 
 export function detectionLossAttrs(l: DetectionLayer, seen: number, seed = 0): DetectionLossAttrs {
   return {
@@ -177,42 +173,19 @@ registerKernel<DetectionLossKernel>('detection_loss', 'cpu', (delta, cost, stats
   stats.storage.cpuArray.set(st, stats.offset);
 });
 
-export interface DetectionLossResult {
-  /** Scalar: Darknet's cost of the batch. Backward sends −delta·g to `output`. */
-  loss: Tensor;
-  /** Darknet's l.delta, [N, outputs]. */
-  delta: Tensor;
-  /** [LOSS_STATS] sums (see stats.ts). */
-  stats: Tensor;
-}
+export type DetectionLossResult = LossResult;
 
 /** Darknet's detection loss of `output` ([N, outputs]) against the grid truth ([N, side²·(5+classes)]). */
 export function detectionLoss(output: Tensor, truth: Tensor, a: DetectionLossAttrs): DetectionLossResult {
-  output.assertAlive('detection_loss');
-  truth.assertAlive('detection_loss');
   if (a.coords !== 4) throw new Error(`detection loss: coords=${a.coords}; only coords=4 is supported`);
-  const outputs = detectionOutputs(a);
-  const n = output.shape[0] ?? 0;
-  if (output.ndim < 2 || n === 0 || output.size !== n * outputs) {
-    throw new Error(`detection loss: output ${shapeStr(output.shape)} does not hold N images of side²·(classes + num·5) = ${outputs} values`);
-  }
-  const truthsPer = a.side * a.side * (1 + a.coords + a.classes);
-  if (truth.size !== n * truthsPer) throw new Error(`detection loss: truth ${shapeStr(truth.shape)} must hold ${n}×${truthsPer} values (side²·(1+coords+classes) per image)`);
-  if (truth.device !== output.device) throw new Error(`detection loss: output on '${output.device.name}', truth on '${truth.device.name}'`);
-  if (output.dtype !== 'float32' || truth.dtype !== 'float32') throw new Error(`detection loss: float32 output and truth required, got ${output.dtype} and ${truth.dtype}`);
-  const oc = contiguous(output);
-  const tc = contiguous(truth);
-  const delta = Tensor.empty([n, outputs], 'float32', output.device);
-  const cost = Tensor.empty([], 'float32', output.device);
-  const stats = Tensor.empty([LOSS_STATS], 'float32', output.device);
-  try {
-    getKernel<DetectionLossKernel>('detection_loss', output.device.name)(delta, cost, stats, oc, tc, a);
-  } finally {
-    if (oc !== output) oc.dispose();
-    if (tc !== truth) tc.dispose();
-  }
-  const loss = record('detection_loss', [output], cost, (g) => [neg(mul(delta, g)).reshape(...output.shape)]);
-  return { loss, delta, stats };
+  return runLoss(output, truth, {
+    op: 'detection_loss',
+    what: 'detection loss',
+    outputs: detectionOutputs(a),
+    outputsRule: 'side²·(classes + num·5)',
+    truths: a.side * a.side * (1 + a.coords + a.classes),
+    truthsRule: 'side²·(1+coords+classes) per image',
+  }, a);
 }
 
 export function detectionStats(r: DetectionLossResult, a: DetectionLossAttrs, batch: number): LossStats {

@@ -21,16 +21,12 @@
 // (exactly on the far edge) goes to the last cell instead of one past the grid; a truth whose class is
 // outside 0..classes−1 makes the op throw (naming the image and slot) instead of corrupting memory.
 
-import { record } from '../../autograd/record.js';
-import { getKernel, registerKernel } from '../../tensor/registry.js';
-import { shapeStr } from '../../tensor/shape.js';
-import { Tensor } from '../../tensor/tensor.js';
-import { mul } from '../../tensor/ops/binary.js';
-import { contiguous } from '../../tensor/ops/copy.js';
-import { neg } from '../../tensor/ops/unary.js';
+import { registerKernel } from '../../tensor/registry.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import { boxIou, type Box } from '../box.js';
 import { regionBox, type RegionLayerParams } from '../decode.js';
 import type { RegionLayer } from '../darknet/cfg-types.js';
+import { runLoss, type LossKernel, type LossResult } from './loss-op.js';
 import { LOSS_STATS, readLossStats, type LossStats } from './stats.js';
 
 const f = Math.fround;
@@ -70,7 +66,7 @@ export interface RegionLossAttrs {
  * [LOSS_STATS] (sums, see stats.ts) from the region output [N, outputs] and truth [N, maxBoxes·5];
  * all float32, contiguous.
  */
-export type RegionLossKernel = (delta: Tensor, cost: Tensor, stats: Tensor, output: Tensor, truth: Tensor, a: RegionLossAttrs) => void;
+export type RegionLossKernel = LossKernel<RegionLossAttrs>;
 
 /** The attributes of a parsed [region] layer (seen given by the caller). */
 export function regionLossAttrs(l: RegionLayer, seen: number): RegionLossAttrs {
@@ -221,50 +217,23 @@ registerKernel<RegionLossKernel>('region_loss', 'cpu', (delta, cost, stats, outp
   stats.storage.cpuArray.set(st, stats.offset);
 });
 
-export interface RegionLossResult {
-  /** Scalar (shape []): Darknet's cost of the batch. Backward sends −delta·g to `output`. */
-  loss: Tensor;
-  /** Darknet's l.delta, [N, outputs]. */
-  delta: Tensor;
-  /** [LOSS_STATS] sums (see stats.ts); read them with readLossStats / regionStats. */
-  stats: Tensor;
-}
-
-function checkAttrs(a: RegionLossAttrs): void {
-  if (a.coords !== 4) throw new Error(`region loss: coords=${a.coords}; only coords=4 is supported`);
-  if (a.anchors.length !== 2 * a.n) throw new Error(`region loss: ${a.anchors.length} anchor values for num=${a.n} (need ${2 * a.n})`);
-}
+export type RegionLossResult = LossResult;
 
 /**
  * Darknet's region loss of `output` (the region layer's output, [N, outputs] or [N, n·(5+classes), h, w])
  * against `truth` ([N, maxBoxes·5] in the region truth layout, or anything holding N × that many values).
  */
 export function regionLoss(output: Tensor, truth: Tensor, a: RegionLossAttrs): RegionLossResult {
-  output.assertAlive('region_loss');
-  truth.assertAlive('region_loss');
-  checkAttrs(a);
-  const outputs = a.n * (a.coords + 1 + a.classes) * a.w * a.h;
-  const n = output.shape[0] ?? 0;
-  if (output.ndim < 2 || n === 0 || output.size !== n * outputs) {
-    throw new Error(`region loss: output ${shapeStr(output.shape)} does not hold N images of num·(coords+1+classes)·h·w = ${outputs} values`);
-  }
-  const truthsPer = a.maxBoxes * (a.coords + 1);
-  if (truth.size !== n * truthsPer) throw new Error(`region loss: truth ${shapeStr(truth.shape)} must hold ${n}×${truthsPer} values (${a.maxBoxes} boxes of x, y, w, h, class per image)`);
-  if (truth.device !== output.device) throw new Error(`region loss: output on '${output.device.name}', truth on '${truth.device.name}'`);
-  if (output.dtype !== 'float32' || truth.dtype !== 'float32') throw new Error(`region loss: float32 output and truth required, got ${output.dtype} and ${truth.dtype}`);
-  const oc = contiguous(output);
-  const tc = contiguous(truth);
-  const delta = Tensor.empty([n, outputs], 'float32', output.device);
-  const cost = Tensor.empty([], 'float32', output.device);
-  const stats = Tensor.empty([LOSS_STATS], 'float32', output.device);
-  try {
-    getKernel<RegionLossKernel>('region_loss', output.device.name)(delta, cost, stats, oc, tc, a);
-  } finally {
-    if (oc !== output) oc.dispose();
-    if (tc !== truth) tc.dispose();
-  }
-  const loss = record('region_loss', [output], cost, (g) => [neg(mul(delta, g)).reshape(...output.shape)]);
-  return { loss, delta, stats };
+  if (a.coords !== 4) throw new Error(`region loss: coords=${a.coords}; only coords=4 is supported`);
+  if (a.anchors.length !== 2 * a.n) throw new Error(`region loss: ${a.anchors.length} anchor values for num=${a.n} (need ${2 * a.n})`);
+  return runLoss(output, truth, {
+    op: 'region_loss',
+    what: 'region loss',
+    outputs: a.n * (a.coords + 1 + a.classes) * a.w * a.h,
+    outputsRule: 'num·(coords+1+classes)·h·w',
+    truths: a.maxBoxes * (a.coords + 1),
+    truthsRule: `${a.maxBoxes} boxes of x, y, w, h, class per image`,
+  }, a);
 }
 
 /** Darknet's printed region summary from the stats of one loss call over `batch` images. */

@@ -25,12 +25,13 @@ import type { Optimizer, ParamGroup } from '../../nn/optim/optimizer.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { parseCfg, type NetOverrides } from '../darknet/cfg.js';
 import type { CostLayer, SoftmaxLayer } from '../darknet/cfg-types.js';
-import { BatchLoader, type Batch } from '../data/loader.js';
+import { BatchLoader, type Batch, type LoaderOptions } from '../data/loader.js';
 import type { ClassifiedImage } from '../data/classification.js';
 import { buildNetwork, type Network } from '../net/network.js';
 import { loadWeightsFile, saveWeightsFile } from '../net/weights.js';
 import { writeTrainingChart } from './chart.js';
 import { formatProgress, LossAverage, ThroughputMeter } from './progress.js';
+import { preciseBatchNorm } from './precise-bn.js';
 import { netSchedule } from './trainer.js';
 
 export interface TrainClassifierOptions {
@@ -49,6 +50,8 @@ export interface TrainClassifierOptions {
   workers?: number;
   saveEvery?: number;
   chart?: string | null;
+  /** Precise BN batches before each accuracy evaluation and the final weights (see precise-bn.ts). Default 0. */
+  preciseBn?: number;
   log?: (line: string) => void;
 }
 
@@ -132,7 +135,7 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
   const augment = o.augment ?? true;
   const classOf = new Map(o.items.map((i) => [i.image, i.cls]));
   let iteration = Math.floor(seen / n.batch);
-  const loader = new BatchLoader({
+  const loaderOptions: LoaderOptions = {
     items: o.items.map((i) => ({ image: i.image, boxes: [] })),
     batchSize: n.miniBatch,
     seed,
@@ -141,7 +144,9 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
     height: n.height,
     ...(o.workers === undefined ? {} : { workers: o.workers }),
     startBatch: iteration * n.subdivisions,
-  });
+  };
+  const loader = new BatchLoader(loaderOptions);
+  const preciseBn = (): Promise<number> => preciseBatchNorm(net, o.preciseBn ?? 0, { ...loaderOptions, seed: seed + 0x5eed, startBatch: 0 });
   const avg = new LossAverage();
   const meter = new ThroughputMeter();
   const losses: number[] = [];
@@ -195,6 +200,7 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
       meter.update((performance.now() - t0) / 1000, n.batch);
       let extra: string | undefined;
       if (o.validItems && o.validItems.length > 0 && (o.evalEvery ?? 0) > 0 && iteration % o.evalEvery! === 0) {
+        await preciseBn();
         top1 = await classifierAccuracy(net, o.validItems);
         maps.push({ iteration, map: top1 });
         extra = `top-1 ${(top1 * 100).toFixed(1)}%`;
@@ -208,6 +214,7 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
   } finally {
     await loader.close();
   }
+  await preciseBn();
   const finalWeights = join(o.backupDir, `${base}_final.weights`);
   await saveWeightsFile(net, finalWeights, { ...net.header, seen });
   if (o.validItems && o.validItems.length > 0) {

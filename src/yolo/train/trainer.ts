@@ -30,9 +30,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 
-import { noGrad } from '../../autograd/grad-mode.js';
 import { scope } from '../../tensor/memory.js';
-import { copyInto } from '../../tensor/ops/copy.js';
 import { fromHost } from '../../tensor/ops/creation.js';
 import { Rng } from '../../tensor/random.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -51,11 +49,11 @@ import type { SampleAugment } from '../data/sample.js';
 import { fillDetectionTruth, readRegionTruth } from '../data/truth.js';
 import { networkLoss, networkLossStats } from '../loss/network-loss.js';
 import { formatLossStats } from '../loss/stats.js';
-import type { BatchStats } from '../net/layers.js';
 import { buildNetwork, type Network } from '../net/network.js';
 import { loadWeights, saveWeightsFile } from '../net/weights.js';
 import { writeTrainingChart } from './chart.js';
 import { formatProgress, LossAverage, ThroughputMeter } from './progress.js';
+import { preciseBatchNorm } from './precise-bn.js';
 
 export const TRAIN_STATE_KIND = 'tsgrad-detector-train-state';
 const STATE_VERSION = 1;
@@ -451,51 +449,11 @@ export class DetectorTrainer {
     }
   }
 
-  /** See TrainDetectorOptions.preciseBn. Runs at the cfg's own size, without gradients. */
+  /** See TrainDetectorOptions.preciseBn: a separate seeded loader at the cfg's own size. */
   async preciseBatchNorm(): Promise<void> {
-    const batches = this.o.preciseBn ?? 0;
-    if (batches <= 0) return;
-    const opts = { ...this.loaderOptions(0), seed: this.seed + 0x5eed, workers: 0 };
+    const opts: LoaderOptions = { ...this.loaderOptions(0), seed: this.seed + 0x5eed };
     delete (opts as { sizeForBatch?: unknown }).sizeForBatch;
-    const loader = new BatchLoader(opts);
-    const sums = new Map<number, { mean: Float64Array; variance: Float64Array }>();
-    const wasTraining = this.net.training;
-    this.net.train();
-    try {
-      for (let k = 0; k < batches; k++) {
-        const b = await loader.next();
-        scope(() =>
-          noGrad(() => {
-            const stats = new Map<number, BatchStats>();
-            this.net.forward(fromHost(b.images, [b.batchSize, 3, b.height, b.width], { device: this.net.device }), { batchStats: stats });
-            for (const [index, st] of stats) {
-              const m = st.mean.data();
-              const v = st.variance.data();
-              let acc = sums.get(index);
-              if (acc === undefined) sums.set(index, (acc = { mean: new Float64Array(m.length), variance: new Float64Array(v.length) }));
-              for (let i = 0; i < m.length; i++) {
-                acc.mean[i]! += m[i]! / batches;
-                acc.variance[i]! += v[i]! / batches;
-              }
-            }
-          }),
-        );
-      }
-    } finally {
-      await loader.close();
-      this.net.train(wasTraining);
-    }
-    noGrad(() => {
-      for (const [index, acc] of sums) {
-        const m = this.net.layers[index]!;
-        for (const [name, values] of [['rollingMean', acc.mean], ['rollingVariance', acc.variance]] as const) {
-          const t = m.weightTensor(name)!;
-          const src = fromHost(Float32Array.from(values), t.shape, { device: t.device });
-          copyInto(t, src);
-          src.dispose();
-        }
-      }
-    });
+    await preciseBatchNorm(this.net, this.o.preciseBn ?? 0, opts);
   }
 
   /** Writes the full training state (atomically). */
