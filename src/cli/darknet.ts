@@ -139,7 +139,7 @@ const DUMP_USAGE = `usage: tsgrad darknet dump --cfg FILE (--weights FILE | --se
   --width/--height replace the [net] size (default: the cfg's own).
   --truth FILE.f32  truth of the loss layer (Darknet's net.truth: 30 boxes × (x, y, w, h, class) for
               [region], side²·(1+classes+4) for [detection]); also writes the last loss layer's delta.f32
-              and cost.json (cost, seen, mode, net_cost)
+              and cost.json (cost, seen, mode, sum_sq_delta_f64, net_cost)
   --seen S    images seen before this batch (the region loss's 12,800 rule), default 0
   --train     run the whole forward in training mode (BN with batch statistics and a rolling update,
               dropout active) and write, for each BN layer, Lnn_bn_mean/variance (batch statistics) and
@@ -293,7 +293,9 @@ async function dumpCommand(argv: string[], io: CommandIO): Promise<number> {
     if (bn.length > 0) lines.push(`L*_bn_{mean,variance,rolling_mean_after,rolling_variance_after}.f32  ${bn.length} BN layers (training mode)`);
     if (loss !== null) {
       await writeFileAtomic(join(outDir, 'delta.f32'), float32Bytes(loss.delta));
-      const costDoc = { cost: loss.cost, seen, mode: train ? 'full' : 'isolated', net_cost: loss.netCost };
+      let sumSq = 0;
+      for (const d of loss.delta) sumSq += d * d;
+      const costDoc = { cost: loss.cost, seen, mode: train ? 'full' : 'isolated', sum_sq_delta_f64: sumSq, net_cost: loss.netCost };
       await writeFileAtomic(join(outDir, 'cost.json'), new TextEncoder().encode(`${JSON.stringify(costDoc)}\n`));
       lines.push(`delta.f32  ${loss.delta.length} values`, `cost.json  cost ${loss.cost}, seen ${seen}`);
     }

@@ -191,6 +191,8 @@ export class DetectorTrainer {
   avg = new LossAverage();
   history: History = { losses: [], maps: [] };
   bestMap = -1;
+  /** Iteration of the last checkpoint written (named when a non-finite loss stops the run). */
+  private lastSavedIteration = 0;
 
   constructor(o: TrainDetectorOptions) {
     this.o = o;
@@ -430,8 +432,6 @@ export class DetectorTrainer {
     const lastMap = this.history.maps.length > 0 ? this.history.maps[this.history.maps.length - 1]!.map : Number.NaN;
     return { net: this.net, iteration: this.iteration, seen: this.seen, losses, avgLoss: this.avg.value, lastMap, stopped, lastWeights, lastState };
   }
-
-  private lastSavedIteration = 0;
 
   /** Evaluates at the cfg's own size in inference mode, then restores the training state. */
   private async evaluateNow(evaluate: (net: Network) => Promise<number>): Promise<number> {
