@@ -27,7 +27,7 @@ import { endianness } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import zlib from 'node:zlib';
 import type { DeviceLike } from '../tensor/device.js';
-import type { TypedArray } from '../tensor/dtype.js';
+import { allocArray, type TypedArray } from '../tensor/dtype.js';
 import { fromHost } from '../tensor/ops/creation.js';
 import { Tensor } from '../tensor/tensor.js';
 
@@ -78,16 +78,7 @@ function arrayMatches(dtype: TensorFileDType, a: unknown): boolean {
 }
 
 function allocFileArray(dtype: TensorFileDType, size: number): TensorFileArray {
-  switch (dtype) {
-    case 'float32':
-      return new Float32Array(size);
-    case 'float64':
-      return new Float64Array(size);
-    case 'int32':
-      return new Int32Array(size);
-    case 'uint32':
-      return new Uint32Array(size);
-  }
+  return dtype === 'uint32' ? new Uint32Array(size) : (allocArray(dtype, size) as TensorFileArray);
 }
 
 const align = (n: number): number => Math.ceil(n / ALIGN) * ALIGN;
