@@ -101,6 +101,14 @@ test('stopping after 3 iterations and resuming from the .state file continues th
     assert.deepEqual([...part.losses, ...rest.losses], full.losses);
     assert.equal(rest.seen, full.seen);
     assert.deepEqual(readFileSync(join(f.dir, 'b', 'resume_final.weights')), readFileSync(join(f.dir, 'a', 'resume_final.weights')));
+    // a changed [net] (more iterations) resumes with a note; changed layers are refused
+    const longer = writeCfg(f, 'resume.cfg', regionCfg({ max_batches: 8, burn_in: 2, learning_rate: 0.002 }));
+    const lines: string[] = [];
+    const more = await trainDetector({ ...base, cfgFile: longer, backupDir: join(f.dir, 'b'), resume: part.lastState, log: (l) => lines.push(l) });
+    assert.match(lines.join('\n'), /note: the \[net\] section of .* differs/);
+    assert.equal(more.iteration, 8);
+    const other = writeCfg(f, 'resume.cfg', regionCfg({ max_batches: 8 }).replace('anchors=0.9,0.9, 1.6,1.6', 'anchors=1,1, 2,2'));
+    assert.throws(() => new DetectorTrainer({ ...base, cfgFile: other, backupDir: join(f.dir, 'b'), resume: part.lastState }), /whose layers differ from those of/);
   } finally {
     rmSync(f.dir, { recursive: true, force: true });
   }

@@ -127,6 +127,8 @@ interface StateMeta {
   kind: string;
   version: number;
   cfgSha256: string;
+  /** Hash of the layer sections only (everything after [net]): what must not change on resume. */
+  layersSha256: string;
   cfgFile: string;
   iteration: number;
   seen: number;
@@ -173,6 +175,16 @@ function round32(v: number): number {
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
+}
+
+/** The cfg's layer sections without comments and blank lines (the [net] section left out). */
+function layerSections(text: string): string {
+  const lines = text
+    .split(/\r?\n/)
+    .map((l) => l.replace(/[#;].*$/, '').trim())
+    .filter((l) => l.length > 0);
+  const second = lines.findIndex((l, i) => i > 0 && l.startsWith('['));
+  return second < 0 ? '' : lines.slice(second).join('\n');
 }
 
 export class DetectorTrainer {
@@ -469,6 +481,7 @@ export class DetectorTrainer {
       kind: TRAIN_STATE_KIND,
       version: STATE_VERSION,
       cfgSha256: sha256(this.cfgText),
+      layersSha256: sha256(layerSections(this.cfgText)),
       cfgFile: this.o.cfgFile,
       iteration: this.iteration,
       seen: this.seen,
@@ -488,8 +501,14 @@ export class DetectorTrainer {
     const meta = raw as Partial<StateMeta> | null;
     if (meta === null || typeof meta !== 'object' || meta.kind !== TRAIN_STATE_KIND) throw new Error(`${path}: not a tsgrad detector training state`);
     if (meta.version !== STATE_VERSION) throw new Error(`${path}: training state version ${String(meta.version)}, this tsgrad reads version ${STATE_VERSION}`);
+    if (meta.layersSha256 !== sha256(layerSections(this.cfgText))) {
+      throw new Error(
+        `${path}: the state was written for ${meta.cfgFile ?? 'another cfg'}, whose layers differ from those of ${this.o.cfgFile}; ` +
+          `resume with the same layers (or start from ${this.base}_last.weights)`,
+      );
+    }
     if (meta.cfgSha256 !== sha256(this.cfgText)) {
-      throw new Error(`${path}: the state was written for ${meta.cfgFile ?? 'another cfg'} with different contents than ${this.o.cfgFile}; resume with the same cfg (or start from ${this.base}_last.weights)`);
+      this.log(`${path}: note: the [net] section of ${this.o.cfgFile} differs from the one the state was written with (schedule or batch changed); the loss sequence will differ from the original run's`);
     }
     const state = new Map<string, Tensor>();
     for (const [name] of this.net.stateDict()) {
