@@ -790,7 +790,7 @@ test('cost layer: zeros without truth; with truth the per-element sse / L1 / smo
   }
 });
 
-test('activation table: every Darknet activation on sample values, leaky bit-exact with the double 0.1 slope, stair rejected at build time', () => {
+test('activation table: every Darknet activation on sample values (stair included, with its 0-at-integers gradient), leaky bit-exact with the double 0.1 slope', () => {
   const xs = [-5, -3.7, -1.2, -0.3, -1e-3, 0, 2e-3, 0.4, 0.999, 1.7, 4.5, 6].map(f);
   const expect: Record<string, (v: number) => number> = {
     linear: (v) => v,
@@ -806,9 +806,13 @@ test('activation table: every Darknet activation on sample values, leaky bit-exa
     plse: (v) => (v < -4 ? 0.01 * (v + 4) : v > 4 ? 0.01 * (v - 4) + 1 : 0.125 * v + 0.5),
     hardtan: (v) => (v < -1 ? -1 : v > 1 ? 1 : v),
     lhtan: (v) => (v < 0 ? 0.001 * v : v > 1 ? 0.001 * (v - 1) + 1 : v),
+    // Darknet's stair_activate, with C's n % 2 (negative odd n gives -1, not 0)
+    stair: (v) => {
+      const n = Math.floor(v);
+      return n % 2 === 0 ? Math.floor(v / 2) : v - n + Math.floor(v / 2);
+    },
   };
-  for (const [name, fn] of Object.entries(ACTIVATION_TABLE)) {
-    if (fn === null) continue;
+  for (const name of Object.keys(ACTIVATION_TABLE)) {
     const ref = expect[name];
     assert.ok(ref, `reference for ${name}`);
     const x = fromHost(Float32Array.from(xs), [xs.length]);
@@ -827,7 +831,9 @@ test('activation table: every Darknet activation on sample values, leaky bit-exa
     if (f(0.1 * many[i]!) !== f(f(0.1) * many[i]!)) differsFrom01f++;
   }
   assert.ok(differsFrom01f > 0, 'the sample includes inputs where 0.1f would round differently');
-  assert.throws(() => tinyNet(`[net]\nwidth=2\nheight=2\nchannels=1\n[convolutional]\nfilters=1\nsize=1\nactivation=stair\n`), /layer 0 \[convolutional\].*stair.*floor/);
+  const xi = fromHost(Float32Array.from([-2, -1.5, 0, 0.5, 3, 3.25]), [6]).requireGrad();
+  activate(xi, 'stair').sum().backward();
+  assert.deepEqual(Array.from(xi.grad!.data()), [0, 1, 0, 1, 0, 1], 'stair gradient: 0 at integers, 1 elsewhere');
 });
 
 test('the layer table has a factory for every section type the cfg parser produces', () => {

@@ -10,7 +10,7 @@ import { checkFloat } from './common.js';
 
 export type UnaryOp =
   | 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu' | 'clamp'
-  | 'sign' | 'heaviside' | 'in_range' | 'square' | 'reciprocal';
+  | 'sign' | 'heaviside' | 'in_range' | 'square' | 'reciprocal' | 'floor';
 
 /** out = op(x) elementwise; out contiguous, x any view of the same shape; params per op (slope, min, max). */
 export type UnaryKernel = (out: Tensor, x: Tensor, op: UnaryOp, params: readonly number[]) => void;
@@ -34,6 +34,7 @@ export const UNARY_EXPR: Record<UnaryOp, string> = {
   in_range: 'x0 >= p0 && x0 <= p1 ? 1 : 0',
   square: 'x0 * x0',
   reciprocal: '1 / x0',
+  floor: 'Math.floor(x0)',
 };
 
 registerKernel<UnaryKernel>('unary', 'cpu', (out, x, op, params) => {
@@ -52,6 +53,11 @@ export function unaryRaw(x: Tensor, op: UnaryOp, params: readonly number[] = [])
 /** float32 tensors get float32 parameters, so that p*x rounds exactly as float32 arithmetic would. */
 function param(x: Tensor, v: number): number {
   return x.dtype === 'float32' ? Math.fround(v) : v;
+}
+
+/** Largest integer ≤ x, elementwise. Its derivative is 0 wherever it exists (x not an integer). */
+export function floor(x: Tensor): Tensor {
+  return record('floor', [x], unaryRaw(x, 'floor'), (g) => [mul(g, 0)]);
 }
 
 export function neg(x: Tensor): Tensor {

@@ -9,15 +9,16 @@
 //   logistic  (float)(1 / (1 + exp(-(double)x)))     — the unary 'sigmoid' row, computed in double.
 //   relu      x > 0 ? x : 0,  linear: x (the input tensor itself, no copy).
 // The rarer rows are compositions of float ops (each op rounds), so they can differ from Darknet by an
-// ulp or so: elu, selu, loggy, tanh, plse, ramp, relie, hardtan, lhtan. `stair` needs floor(), which the
-// tensor library does not have: building a layer with it is an error.
+// ulp or so: elu, selu, loggy, tanh, plse, ramp, relie, hardtan, lhtan. `stair` is exact (floors, halves
+// and one subtraction, all exact in float32) and uses Darknet's stair_gradient (0 at integers, else 1).
 //
 // Gradients: leaky/relie use Darknet's gradient (1 for x > 0, else the slope); the others use the exact
 // derivative of the composed forward (Darknet's own *_gradient functions are the same math, evaluated
 // from the output instead of the input).
 
 import { record } from '../../autograd/record.js';
-import { add, ge, gt, lt, mul, sub } from '../../tensor/ops/binary.js';
+import { noGrad } from '../../autograd/grad-mode.js';
+import { add, ge, gt, lt, mul, ne, sub } from '../../tensor/ops/binary.js';
 import { clamp, exp, relu, sigmoid, tanh, unaryRaw } from '../../tensor/ops/unary.js';
 import { where } from '../../tensor/ops/where.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -29,8 +30,22 @@ export function darknetLeaky(x: Tensor, slope = 0.1): Tensor {
   return record('leaky_relu', [x], y, (g) => [mul(g, unaryRaw(x, 'heaviside', [slope]))]);
 }
 
-/** The activation functions by cfg name; `null` marks one that cannot be built (see STAIR_UNSUPPORTED). */
-export const ACTIVATION_TABLE: Readonly<Record<Activation, ((x: Tensor) => Tensor) | null>> = {
+/**
+ * Darknet's stair: n = floor(x); n even → floor(x/2), odd → (x − n) + floor(x/2) (every step exact in
+ * float32). Its gradient is Darknet's: 0 where x is an integer, 1 elsewhere.
+ */
+export function darknetStair(x: Tensor): Tensor {
+  const y = noGrad(() => {
+    const n = unaryRaw(x, 'floor');
+    const half = unaryRaw(mul(x, 0.5), 'floor');
+    const odd = ne(sub(n, mul(unaryRaw(mul(n, 0.5), 'floor'), 2)), 0);
+    return where(odd, add(sub(x, n), half), half);
+  });
+  return record('stair', [x], y, (g) => [mul(g, ne(unaryRaw(x, 'floor'), x))]);
+}
+
+/** The activation functions by cfg name (Darknet's activations.h). */
+export const ACTIVATION_TABLE: Readonly<Record<Activation, (x: Tensor) => Tensor>> = {
   linear: (x) => x,
   leaky: (x) => darknetLeaky(x, 0.1),
   logistic: (x) => sigmoid(x),
@@ -53,21 +68,18 @@ export const ACTIVATION_TABLE: Readonly<Record<Activation, ((x: Tensor) => Tenso
   hardtan: (x) => clamp(x, -1, 1),
   // lhtan: x < 0 ? .001*x : x > 1 ? .001*(x-1)+1 : x
   lhtan: (x) => where(lt(x, 0), mul(x, 0.001), where(gt(x, 1), add(mul(sub(x, 1), 0.001), 1), x)),
-  stair: null,
+  // stair: floor-based steps (darknetStair)
+  stair: (x) => darknetStair(x),
 };
 
-export const STAIR_UNSUPPORTED = "activation 'stair' needs floor(), which tsgrad's tensor ops do not provide";
-
-/** Throws (naming `where`) if the activation cannot be built; call at network build time. */
+/** Throws (naming `where`) if the activation is unknown; call at network build time. */
 export function checkActivation(act: Activation, where: string): void {
   if (!(act in ACTIVATION_TABLE)) throw new Error(`${where}: unknown activation '${String(act)}'`);
-  if (ACTIVATION_TABLE[act] === null) throw new Error(`${where}: ${STAIR_UNSUPPORTED}`);
 }
 
 /** Applies Darknet activation `act` to x. */
 export function activate(x: Tensor, act: Activation): Tensor {
-  const fn = ACTIVATION_TABLE[act];
+  const fn = ACTIVATION_TABLE[act] as ((x: Tensor) => Tensor) | undefined;
   if (fn === undefined) throw new Error(`activate: unknown activation '${String(act)}'`);
-  if (fn === null) throw new Error(`activate: ${STAIR_UNSUPPORTED}`);
   return fn(x);
 }

@@ -1,5 +1,5 @@
 // Darknet networks as nn Modules: layer modules, the network, weights I/O, inputs and boxes.
-export { ACTIVATION_TABLE, activate, checkActivation, darknetLeaky, STAIR_UNSUPPORTED } from './activations.js';
+export { ACTIVATION_TABLE, activate, checkActivation, darknetLeaky, darknetStair } from './activations.js';
 export {
   AvgpoolModule,
   buildLayer,
