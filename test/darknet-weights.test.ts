@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { makeInputCommand, makeWeightsCommand, type CommandIO } from '../src/cli/darknet-make.js';
+import type { CommandIO } from '../src/cli/args.js';
+import { makeInputCommand, makeWeightsCommand } from '../src/cli/darknet-make.js';
 import { parseCfg, readCfgFile, type DarknetNetwork } from '../src/yolo/darknet/cfg.js';
 import { float32Bytes, fmix32, generateWeights, hashAt, makeInput, makeWeightsBytes, tensorKey } from '../src/yolo/darknet/generate.js';
 import {

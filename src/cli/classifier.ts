@@ -7,7 +7,7 @@ import { scope } from '../tensor/memory.js';
 import { loadImage } from '../yolo/data/image.js';
 import { inputTensor, prepareImage } from '../yolo/net/input.js';
 import { openNetwork } from '../yolo/net/network.js';
-import { deviceArg, firstItem, intArg, parseCommandArgs, processIO, runCommand, stringArg, UsageError, type CommandIO } from './darknet.js';
+import { deviceArg, dispatchSubcommand, firstItem, intArg, parseCommandArgs, processIO, runCommand, stringArg, UsageError, type CommandIO, type Subcommand } from './darknet.js';
 import { readClassNames } from './detector.js';
 
 const USAGE = `usage: tsgrad classifier predict <cfg> <weights> <image> [--top 5] [--names FILE.names | FILE.data]
@@ -21,28 +21,14 @@ export function topK(values: ArrayLike<number>, k: number): number[] {
   return idx.slice(0, Math.min(k, idx.length));
 }
 
-type Subcommand = (argv: string[], io: CommandIO) => Promise<number>;
-
 /** classifier subcommand → handler. */
 const SUBCOMMANDS: Record<string, () => Promise<Subcommand>> = {
   predict: async () => classifierPredict,
   train: async () => (await import('./classifier-train.js')).classifierTrain,
 };
 
-const SUBCOMMAND_USAGE = `usage: tsgrad classifier <${Object.keys(SUBCOMMANDS).join('|')}> ... (--help after a subcommand for its options)`;
-
 export async function classifierCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === '-h' || sub === '--help' || sub === 'help') {
-    io.out(`${SUBCOMMAND_USAGE}\n\n${USAGE}\n`);
-    return 0;
-  }
-  const load = sub === undefined ? undefined : SUBCOMMANDS[sub];
-  if (load === undefined) {
-    io.err(`error: ${sub === undefined ? 'missing subcommand' : `unknown classifier subcommand '${sub}'`}\n${SUBCOMMAND_USAGE}\n`);
-    return 2;
-  }
-  return (await load())(rest, io);
+  return dispatchSubcommand('classifier', SUBCOMMANDS, argv, io, USAGE);
 }
 
 /** `classifier predict`: see the file comment. */

@@ -18,7 +18,7 @@ import { detectionsReport } from '../yolo/nms.js';
 import { networkBoxes } from '../yolo/net/detections.js';
 import { inputTensor, prepareImage } from '../yolo/net/input.js';
 import { openNetwork } from '../yolo/net/network.js';
-import { deviceArg, floatArg, intArg, parseCommandArgs, processIO, runCommand, stringArg, UsageError, type CommandIO } from './darknet.js';
+import { deviceArg, dispatchSubcommand, floatArg, intArg, parseCommandArgs, processIO, runCommand, stringArg, UsageError, type CommandIO, type Subcommand } from './darknet.js';
 
 const USAGE = `usage: tsgrad detector test <data-or-names> <cfg> <weights> <image...>
                            [--thresh 0.5] [--nms 0.45] [--device cpu|cuda|cuda-emu] [--out predictions.png]
@@ -45,8 +45,6 @@ export function detectionLines(d: DrawnDetection): string[] {
   return d.classes.map((_, k) => `${d.names[k]}: ${(d.probs[k]! * 100).toFixed(0)}%  box ${d.left},${d.top},${d.right},${d.bottom}`);
 }
 
-type Subcommand = (argv: string[], io: CommandIO) => Promise<number>;
-
 /** detector subcommand → handler (each in its own file, loaded on demand). */
 const SUBCOMMANDS: Record<string, () => Promise<Subcommand>> = {
   test: async () => detectorTest,
@@ -56,20 +54,8 @@ const SUBCOMMANDS: Record<string, () => Promise<Subcommand>> = {
   calc_anchors: async () => (await import('./detector-eval.js')).detectorCalcAnchors,
 };
 
-const SUBCOMMAND_USAGE = `usage: tsgrad detector <${Object.keys(SUBCOMMANDS).join('|')}> ... (--help after a subcommand for its options)`;
-
 export async function detectorCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === '-h' || sub === '--help' || sub === 'help') {
-    io.out(`${SUBCOMMAND_USAGE}\n\n${USAGE}\n`);
-    return 0;
-  }
-  const load = sub === undefined ? undefined : SUBCOMMANDS[sub];
-  if (load === undefined) {
-    io.err(`error: ${sub === undefined ? 'missing subcommand' : `unknown detector subcommand '${sub}'`}\n${SUBCOMMAND_USAGE}\n`);
-    return 2;
-  }
-  return (await load())(rest, io);
+  return dispatchSubcommand('detector', SUBCOMMANDS, argv, io, USAGE);
 }
 
 /** `detector test`: see the file comment. */

@@ -204,30 +204,14 @@ registerKernel<BatchNorm2dKernel>('batchnorm2d', 'cpu', (y, bm, bv, x, weight, b
   const m = attrs.momentum;
   // Darknet's float32 statistics are two serial float sums per channel (latency-bound); four channels'
   // sums run side by side (each still in Darknet's order, so the bits are the same).
-  const fast = attrs.training && darknet && f32 ? darknetStatsF32(a as Float32Array, x.offset, N, C, HW) : null;
+  const darknetF32Stats = attrs.training && darknet && f32 ? darknetStatsF32(a as Float32Array, x.offset, N, C, HW) : null;
   for (let c = 0; c < C; c++) {
     let mean: number;
     let variance: number;
     if (attrs.training) {
-      if (fast !== null) {
-        mean = fast.mean[c]!;
-        variance = fast.variance[c]!;
-      } else if (darknet) {
-        let s = 0;
-        for (let b = 0; b < N; b++) {
-          const base = x.offset + (b * C + c) * HW;
-          for (let k = 0; k < HW; k++) s = f32 ? Math.fround(s + a[base + k]!) : s + a[base + k]!;
-        }
-        mean = f32 ? Math.fround(s * Math.fround(1 / n)) : s / n;
-        let q = 0;
-        for (let b = 0; b < N; b++) {
-          const base = x.offset + (b * C + c) * HW;
-          for (let k = 0; k < HW; k++) {
-            const d = f32 ? Math.fround(a[base + k]! - mean) : a[base + k]! - mean;
-            q = f32 ? Math.fround(q + d * d) : q + d * d;
-          }
-        }
-        variance = f32 ? Math.fround(q * Math.fround(1 / (n - 1))) : q / (n - 1);
+      if (darknetF32Stats !== null) {
+        mean = darknetF32Stats.mean[c]!;
+        variance = darknetF32Stats.variance[c]!;
       } else {
         let s = 0;
         for (let b = 0; b < N; b++) {
@@ -243,7 +227,8 @@ registerKernel<BatchNorm2dKernel>('batchnorm2d', 'cpu', (y, bm, bv, x, weight, b
             q += d * d;
           }
         }
-        variance = q / n;
+        // Darknet's variance is the unbiased one (float32 data took the branch above).
+        variance = q / (darknet ? n - 1 : n);
       }
       bm!.storage.cpuArray[bm!.offset + c] = mean;
       bv!.storage.cpuArray[bv!.offset + c] = variance;

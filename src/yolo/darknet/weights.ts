@@ -16,6 +16,7 @@
 // Loaded values are plain Float32Arrays, one per tensor, in Darknet's order inside the tensor
 // (conv [filter][in_channel][ky][kx], connected [output][input], local [location][filter][c][ky][kx]).
 
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 import { writeFileAtomic } from './atomic-write.js';
@@ -295,6 +296,17 @@ export async function readWeightsFile(path: string, net: DarknetNetwork, options
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
+  } catch (e) {
+    throw new DarknetWeightsError(path, `cannot read the weights file: ${(e as Error).message}`);
+  }
+  return readWeights(bytes, net, { ...options, file: path });
+}
+
+/** readWeightsFile, synchronously (network construction). */
+export function readWeightsFileSync(path: string, net: DarknetNetwork, options: Omit<ReadWeightsOptions, 'file'> = {}): DarknetWeights {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
   } catch (e) {
     throw new DarknetWeightsError(path, `cannot read the weights file: ${(e as Error).message}`);
   }

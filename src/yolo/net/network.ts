@@ -13,7 +13,6 @@
 // route or a non-softmax detection layer returns a view of its input); treat them as read-only.
 // Memory: the caller owns the returned tensors (run inside scope() to free intermediates).
 
-import { readFileSync } from 'node:fs';
 
 import { cpu, getDevice, type Device, type DeviceLike } from '../../tensor/device.js';
 import type { DType } from '../../tensor/dtype.js';
@@ -24,7 +23,7 @@ import { reshape } from '../../tensor/ops/views.js';
 import { Module } from '../../nn/module.js';
 import { readCfgFile, type NetOverrides } from '../darknet/cfg.js';
 import type { DarknetLayer, DarknetNetwork } from '../darknet/cfg-types.js';
-import { defaultHeader, readWeights, type WeightsHeader } from '../darknet/weights.js';
+import { defaultHeader, readWeightsFileSync, type WeightsHeader } from '../darknet/weights.js';
 import { buildLayer, describeLayer, type BatchStats, type ForwardContext, type LayerModule } from './layers.js';
 import { loadWeights } from './weights.js';
 
@@ -201,14 +200,6 @@ export function openNetwork(cfgPath: string, weightsPath: string | null, opts: O
   if (opts.height !== undefined) overrides['height'] = opts.height;
   const cfg = readCfgFile(cfgPath, { overrides: overrides as NetOverrides });
   const net = buildNetwork(cfg, { ...opts, randomInit: opts.randomInit ?? weightsPath === null });
-  if (weightsPath !== null) {
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(weightsPath);
-    } catch (e) {
-      throw new Error(`${weightsPath}: cannot read the weights file: ${(e as Error).message}`);
-    }
-    loadWeights(net, readWeights(bytes, cfg, { file: weightsPath }));
-  }
+  if (weightsPath !== null) loadWeights(net, readWeightsFileSync(weightsPath, cfg));
   return net;
 }

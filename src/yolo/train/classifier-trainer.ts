@@ -8,7 +8,6 @@
 // softmax input is (1 + scale)·(p − t) with a [cost] layer and (p − t) without; the reported loss is
 // the cross entropy per image. Computed from the softmax layer's input with log_softmax (stable).
 
-import { readFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 
 import { scope } from '../../tensor/memory.js';
@@ -19,11 +18,7 @@ import { logSoftmax } from '../../tensor/ops/softmax.js';
 import { reshape } from '../../tensor/ops/views.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { learningRate } from '../../nn/optim/schedule.js';
-import { SGD } from '../../nn/optim/sgd.js';
-import { Adam } from '../../nn/optim/adam.js';
-import type { Optimizer, ParamGroup } from '../../nn/optim/optimizer.js';
-import type { Tensor } from '../../tensor/tensor.js';
-import { parseCfg, type NetOverrides } from '../darknet/cfg.js';
+import { readCfgFile, type NetOverrides } from '../darknet/cfg.js';
 import type { CostLayer, SoftmaxLayer } from '../darknet/cfg-types.js';
 import { BatchLoader, type Batch, type LoaderOptions } from '../data/loader.js';
 import type { ClassifiedImage } from '../data/classification.js';
@@ -32,7 +27,7 @@ import { loadWeightsFile, saveWeightsFile } from '../net/weights.js';
 import { writeTrainingChart } from './chart.js';
 import { formatProgress, LossAverage, ThroughputMeter } from './progress.js';
 import { preciseBatchNorm } from './precise-bn.js';
-import { netSchedule } from './trainer.js';
+import { darknetOptimizer, netSchedule } from './trainer.js';
 
 export interface TrainClassifierOptions {
   cfgFile: string;
@@ -99,13 +94,7 @@ export async function classifierAccuracy(net: Network, items: readonly Classifie
 
 export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainClassifierResult> {
   const log = o.log ?? ((l: string) => console.log(l));
-  let text: string;
-  try {
-    text = readFileSync(o.cfgFile, 'utf8');
-  } catch (e) {
-    throw new Error(`${o.cfgFile}: cannot read the cfg file: ${(e as Error).message}`);
-  }
-  const cfg = parseCfg(text, { file: o.cfgFile, overrides: o.overrides ?? {} });
+  const cfg = readCfgFile(o.cfgFile, { overrides: o.overrides ?? {} });
   const softmaxLayer = cfg.layers.find((l): l is SoftmaxLayer => l.type === 'softmax');
   if (softmaxLayer === undefined) throw new Error(`${o.cfgFile}: no [softmax] layer: not a classifier cfg`);
   if (softmaxLayer.groups !== 1) throw new Error(`${o.cfgFile}:${softmaxLayer.source.line}: [softmax] groups=${softmaxLayer.groups}; classifier training supports groups=1`);
@@ -123,13 +112,7 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
     seen = o.clear ? 0 : net.header.seen;
   }
   net.train();
-  const decayed: Tensor[] = [];
-  const plain: Tensor[] = [];
-  for (const [name, p] of net.namedParameters()) (name.endsWith('.weights') ? decayed : plain).push(p);
-  const groups: ParamGroup[] = [{ params: decayed }, { params: plain, decay: 0 }];
-  const opt: Optimizer = n.adam
-    ? new Adam(groups, { lr: n.learningRate, beta1: n.B1, beta2: n.B2, eps: n.eps, decay: n.decay })
-    : new SGD(groups, { lr: n.learningRate, momentum: n.momentum, decay: n.decay, variant: 'darknet', batch: n.batch });
+  const opt = darknetOptimizer(net);
   const schedule = netSchedule(n);
   const base = basename(o.cfgFile, extname(o.cfgFile));
   const augment = o.augment ?? true;

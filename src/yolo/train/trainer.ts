@@ -41,7 +41,7 @@ import { SGD } from '../../nn/optim/sgd.js';
 import { readTensorFile, tensorFromEntry, writeTensorFile, type TensorFileInput } from '../../nn/checkpoint.js';
 import { parseCfg, type NetOverrides } from '../darknet/cfg.js';
 import type { DarknetNetwork, DetectionLayer, NetOptions, RegionLayer } from '../darknet/cfg-types.js';
-import { readWeights } from '../darknet/weights.js';
+import { readWeightsFileSync } from '../darknet/weights.js';
 import { BatchLoader, type Batch, type LoaderOptions } from '../data/loader.js';
 import type { DatasetItem } from '../data/labels.js';
 import { multiScaleSize } from '../data/multiscale.js';
@@ -168,6 +168,20 @@ export function netSchedule(n: NetOptions): LrSchedule {
   return { lr: n.learningRate, burnIn: n.burnIn, burnInPower: n.power, policy };
 }
 
+/**
+ * The optimiser [net] asks for: Adam with `adam=1`, else SGD in Darknet's convention (momentum, decay,
+ * lr and decay scaled by batch). Decay applies to the weights only, not to biases or BN scales.
+ */
+export function darknetOptimizer(net: Network): Optimizer {
+  const decayed: Tensor[] = [];
+  const plain: Tensor[] = [];
+  for (const [name, p] of net.namedParameters()) (name.endsWith('.weights') ? decayed : plain).push(p);
+  const n = net.cfg.net;
+  const groups: ParamGroup[] = [{ params: decayed }, { params: plain, decay: 0 }];
+  if (n.adam) return new Adam(groups, { lr: n.learningRate, beta1: n.B1, beta2: n.B2, eps: n.eps, decay: n.decay });
+  return new SGD(groups, { lr: n.learningRate, momentum: n.momentum, decay: n.decay, variant: 'darknet', batch: n.batch });
+}
+
 /** Square multiple of 32 nearest to v (at least 32). */
 function round32(v: number): number {
   return Math.max(32, 32 * Math.round(v / 32));
@@ -205,6 +219,8 @@ export class DetectorTrainer {
   bestMap = -1;
   /** Iteration of the last checkpoint written (named when a non-finite loss stops the run). */
   private lastSavedIteration = 0;
+  /** Iteration at which precise BN last set the rolling statistics (-1: never). */
+  private preciseBnAt = -1;
 
   constructor(o: TrainDetectorOptions) {
     this.o = o;
@@ -228,7 +244,7 @@ export class DetectorTrainer {
     this.net.rng = new Rng(this.seed + 1);
     if (o.weightsFile) this.loadStartWeights(o.weightsFile);
     this.net.train();
-    this.opt = this.makeOptimizer(cfg);
+    this.opt = darknetOptimizer(this.net);
     if (o.resume) this.loadState(o.resume);
   }
 
@@ -237,14 +253,8 @@ export class DetectorTrainer {
   }
 
   private loadStartWeights(file: string): void {
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(file);
-    } catch (e) {
-      throw new Error(`${file}: cannot read the weights file: ${(e as Error).message}`);
-    }
     const upTo = this.o.partial;
-    loadWeights(this.net, readWeights(bytes, this.cfg, { file, ...(upTo === undefined ? {} : { upTo }) }));
+    loadWeights(this.net, readWeightsFileSync(file, this.cfg, upTo === undefined ? {} : { upTo }));
     const seen = this.net.header.seen;
     if (this.o.clear || upTo !== undefined) {
       this.seen = 0;
@@ -254,16 +264,6 @@ export class DetectorTrainer {
       this.log(`${file}: weights loaded; the file has seen ${seen} images, so training continues at iteration ${Math.floor(seen / this.cfg.net.batch)} of the schedule (use --clear to start it at 0)`);
     }
     this.iteration = Math.floor(this.seen / this.cfg.net.batch);
-  }
-
-  private makeOptimizer(cfg: DarknetNetwork): Optimizer {
-    const decayed: Tensor[] = [];
-    const plain: Tensor[] = [];
-    for (const [name, p] of this.net.namedParameters()) (name.endsWith('.weights') ? decayed : plain).push(p);
-    const n = cfg.net;
-    const groups: ParamGroup[] = [{ params: decayed }, { params: plain, decay: 0 }];
-    if (n.adam) return new Adam(groups, { lr: n.learningRate, beta1: n.B1, beta2: n.B2, eps: n.eps, decay: n.decay });
-    return new SGD(groups, { lr: n.learningRate, momentum: n.momentum, decay: n.decay, variant: 'darknet', batch: n.batch });
   }
 
   /** Loader options for this run (images per forward, augmentation from the cfg, multi-scale). */
@@ -377,11 +377,13 @@ export class DetectorTrainer {
             const L = networkLoss(this.net, outs, t, { seen, seed: this.seed });
             const value = L.loss.item();
             if (Number.isFinite(value)) L.loss.backward();
+            // The printed statistics are those of the last mini-batch (or of the one that failed).
+            if (s < n.subdivisions - 1 && Number.isFinite(value)) return { value, line: '' };
             const st = networkLossStats(L);
             return { value, line: st.map((x) => formatLossStats(x.type === 'region' ? 'Region' : 'Detection', x.stats)).join('; ') };
           });
           sum += r.value;
-          statsLine = r.line;
+          if (r.line !== '') statsLine = r.line;
           if (!Number.isFinite(r.value)) break;
         }
         const loss = sum / n.batch;
@@ -448,8 +450,8 @@ export class DetectorTrainer {
   /** Evaluates at the cfg's own size in inference mode, then restores the training state. */
   private async evaluateNow(evaluate: (net: Network) => Promise<number>): Promise<number> {
     const { width, height } = this.cfg.net;
-    this.adoptSize(this.baseSize.width, this.baseSize.height);
     await this.preciseBatchNorm();
+    this.adoptSize(this.baseSize.width, this.baseSize.height);
     this.net.eval();
     try {
       const map = await evaluate(this.net);
@@ -463,9 +465,18 @@ export class DetectorTrainer {
 
   /** See TrainDetectorOptions.preciseBn: a separate seeded loader at the cfg's own size. */
   async preciseBatchNorm(): Promise<void> {
+    // Nothing to redo when no update happened since the last time (an evaluation at the last iteration).
+    if (this.preciseBnAt === this.iteration) return;
+    this.preciseBnAt = this.iteration;
     const opts: LoaderOptions = { ...this.loaderOptions(0), seed: this.seed + 0x5eed };
     delete (opts as { sizeForBatch?: unknown }).sizeForBatch;
-    await preciseBatchNorm(this.net, this.o.preciseBn ?? 0, opts);
+    const { width, height } = this.cfg.net;
+    this.adoptSize(this.baseSize.width, this.baseSize.height);
+    try {
+      await preciseBatchNorm(this.net, this.o.preciseBn ?? 0, opts);
+    } finally {
+      this.adoptSize(width, height);
+    }
   }
 
   /** Writes the full training state (atomically). */
