@@ -83,9 +83,9 @@ test('gradients accumulate across two backward() calls; zeroGrad() clears them',
   assertValues(x.grad!, [2], [2, 4]);
   loss().backward();
   assertValues(x.grad!, [2], [4, 8]);
-  // the same graph can be run twice too
+  // the same graph can be run twice when the first pass retains it
   const l = loss();
-  l.backward();
+  l.backward({ retainGraph: true });
   l.backward();
   assertValues(x.grad!, [2], [8, 16]);
   const old = x.grad!;

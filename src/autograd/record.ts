@@ -17,6 +17,6 @@ export function needsGrad(inputs: readonly (Tensor | null | undefined)[]): boole
 export function record(name: string, inputs: readonly Tensor[], output: Tensor, backward: BackwardFn): Tensor {
   if (!needsGrad(inputs)) return output;
   output.requiresGrad = true;
-  output.gradFn = { name, inputs, backward };
+  output.gradFn = { name, inputs, backward, released: false };
   return output;
 }

@@ -9,7 +9,7 @@ import { contiguousStrides, shapeStr, sizeOf, type Shape } from './shape.js';
 import { Storage } from './storage.js';
 import type { GradNode } from '../autograd/node.js';
 import * as ops from './ops/index.js';
-import { backward as runBackward } from '../autograd/engine.js';
+import { backward as runBackward, type BackwardOptions } from '../autograd/engine.js';
 
 let nextId = 1;
 
@@ -143,9 +143,14 @@ export class Tensor implements Disposable {
     return this;
   }
 
-  /** Reverse-mode gradient of this tensor (a scalar, or with an explicit upstream gradient). */
-  backward(gradOutput?: Tensor): void {
-    runBackward(this, gradOutput);
+  /**
+   * Reverse-mode gradient of this tensor (a one-element tensor, or with an explicit upstream gradient) into
+   * the .grad of the leaves. The pass frees the graph unless `retainGraph`; `createGraph` records it, so
+   * that the gradients can be differentiated again (see autograd/engine.ts for the rules).
+   */
+  backward(gradOutput?: Tensor | BackwardOptions, opts?: BackwardOptions): void {
+    if (gradOutput instanceof Tensor || gradOutput === undefined) runBackward(this, gradOutput, opts);
+    else runBackward(this, undefined, gradOutput);
   }
 
   /** Dispose and clear .grad. */

@@ -149,5 +149,7 @@ export function avgpool2dBackward(gout: Tensor, inShape: readonly number[], wind
   const gx = Tensor.empty(inShape, gout.dtype, gout.device);
   if (gx.size > 0) getKernel<AvgPool2dBackwardKernel>('avgpool2d_backward', gout.device.name)(gx, gc, window, countIncludePad);
   if (gc !== gout) gc.dispose();
-  return gx;
+  // Linear in gout; its adjoint is the pooling itself (double backward of avgpool2d).
+  const [outH, outW] = [gout.shape[2]!, gout.shape[3]!];
+  return record('avgpool2d_backward', [gout], gx, (u) => [run('avgpool2d', u, window, outH, outW, countIncludePad)]);
 }

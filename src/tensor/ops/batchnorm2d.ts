@@ -40,8 +40,12 @@ import { needsGrad, record } from '../../autograd/record.js';
 import { getKernel, registerKernel } from '../registry.js';
 import { shapeStr } from '../shape.js';
 import { Tensor } from '../tensor.js';
+import { add, div, mul, pow, sub } from './binary.js';
 import { checkFloat } from './common.js';
 import { clone, contiguous } from './copy.js';
+import { mean as meanOf, sum } from './reduce.js';
+import { sqrt } from './unary.js';
+import { reshape } from './views.js';
 
 export type BatchNormVariant = 'pytorch' | 'darknet';
 export type BatchNormBackwardRule = 'exact' | 'darknet';
@@ -430,11 +434,11 @@ export function batchnorm2d(
     const variance = bv ?? noGrad(() => clone(runningVar!));
     const battrs: BatchNorm2dBackwardAttrs = { variant, eps, batchStats: training, rule };
     record(op, inputs, y, (g, needs) => {
-      const r = batchnorm2dBackward(g, xc, weight, mean, variance, battrs, {
-        x: needs[0]!,
-        weight: weight !== null && needs[1]!,
-        bias: bias !== null && needs[weight ? 2 : 1]!,
-      });
+      const want = { x: needs[0]!, weight: weight !== null && needs[1]!, bias: bias !== null && needs[weight ? 2 : 1]! };
+      // Under createGraph (a recorded backward pass) the rule is composed of ops, so it is differentiable.
+      const r = needsGrad([g, x, weight])
+        ? batchnorm2dBackwardRecorded(g, x, weight, mean, variance, battrs, want)
+        : batchnorm2dBackward(g, xc, weight, mean, variance, battrs, want);
       const out: (Tensor | null)[] = [r.dx];
       if (weight) out.push(r.dweight);
       if (bias) out.push(r.dbias);
@@ -481,4 +485,62 @@ export function batchnorm2dBackward(
   }
   for (const [c, orig] of [[gc, gy], [xc, x], [mc, mean], [vc, variance], [wc, weight]] as const) if (c && c !== orig) c.dispose();
   return { dx, dweight, dbias };
+}
+
+/**
+ * batchnorm2dBackward composed of recorded ops (what a backward pass under createGraph runs): the same
+ * dx, dweight, dbias as the kernel (in float64; Darknet's float32 roundings are not reproduced), and
+ * differentiable in gy, x and weight. With batch statistics the mean and variance are recomputed from x, so
+ * that their dependence on x is part of the graph; eval-mode statistics are constants.
+ */
+export function batchnorm2dBackwardRecorded(
+  gy: Tensor,
+  x: Tensor,
+  weight: Tensor | null,
+  mean: Tensor,
+  variance: Tensor,
+  attrs: BatchNorm2dBackwardAttrs,
+  want: { x: boolean; weight: boolean; bias: boolean },
+): { dx: Tensor | null; dweight: Tensor | null; dbias: Tensor | null } {
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  const n = N * H * W;
+  const dims = [0, 2, 3];
+  const perChannel = (t: Tensor): Tensor => reshape(t, [1, C, 1, 1]);
+  const darknet = attrs.variant === 'darknet';
+  let mu: Tensor;
+  let v: Tensor;
+  if (attrs.batchStats) {
+    mu = meanOf(x, dims, true);
+    const d0 = sub(x, mu);
+    v = div(sum(mul(d0, d0), dims, true), darknet ? n - 1 : n);
+  } else {
+    mu = perChannel(mean);
+    v = perChannel(variance);
+  }
+  const xm = sub(x, mu);
+  const sd = darknet ? sqrt(v) : null;
+  const s = darknet ? add(sd!, attrs.eps) : sqrt(add(v, attrs.eps));
+  const xhat = div(xm, s);
+  const ghat = weight ? mul(gy, perChannel(weight)) : gy;
+  let dx: Tensor | null = null;
+  if (want.x) {
+    if (!attrs.batchStats) {
+      dx = div(ghat, s);
+    } else if (attrs.rule === 'darknet' && darknet) {
+      const ve = add(v, DARKNET_BN_BACKWARD_EPS);
+      const rr = sqrt(ve);
+      const dmean = div(sum(ghat, dims, true), mul(rr, -n));
+      const dvar = mul(mul(sum(mul(ghat, xm), dims, true), pow(ve, -1.5)), -0.5);
+      dx = add(add(div(ghat, rr), mul(xm, mul(dvar, 2 / n))), dmean);
+    } else {
+      // (ĝ - mean(ĝ))/s - x̂·Σ(ĝx̂)·k, k = 1/(n·s) (pytorch), 1/((n-1)·sd) (darknet)
+      const k = darknet ? div(1 / (n - 1), sd!) : div(1 / n, s);
+      dx = sub(div(sub(ghat, meanOf(ghat, dims, true)), s), mul(xhat, mul(sum(mul(ghat, xhat), dims, true), k)));
+    }
+  }
+  return {
+    dx,
+    dweight: want.weight ? sum(mul(gy, xhat), dims) : null,
+    dbias: want.bias ? sum(gy, dims) : null,
+  };
 }

@@ -21,8 +21,13 @@ import { record } from '../../autograd/record.js';
 import { getKernel, registerKernel } from '../registry.js';
 import { shapeStr } from '../shape.js';
 import { Tensor } from '../tensor.js';
+import { binaryRaw } from './binary.js';
 import { checkFloat } from './common.js';
 import { contiguous } from './copy.js';
+import { scalarLike } from './creation.js';
+import { bmm } from './matmul.js';
+import { oneHot } from './one-hot.js';
+import { narrow, reshape } from './views.js';
 
 /** Window geometry of a 2-D pooling: kernel, stride, dilation and the four paddings, in input cells. */
 export interface Pool2dWindow {
@@ -274,5 +279,28 @@ export function maxpool2dBackward(gout: Tensor, indices: Tensor, inShape: readon
   if (gx.size > 0) getKernel<MaxPool2dBackwardKernel>('maxpool2d_backward', gout.device.name)(gx, gc, ic);
   if (gc !== gout) gc.dispose();
   if (ic !== indices) ic.dispose();
-  return gx;
+  // Linear in gout; its adjoint gathers u at the argmax positions (double backward of maxpool2d).
+  return record('maxpool2d_backward', [gout], gx, (u) => [maxpool2dGather(u, indices, gout.shape)]);
+}
+
+/**
+ * u [N,C,H,W] read at the argmax positions `indices` [N,C,OH,OW] (0 where the index is -1): the adjoint
+ * of maxpool2dBackward, composed as one-hot(indices) @ u per plane (memory N·C·OH·OW·H·W), differentiable.
+ */
+function maxpool2dGather(u: Tensor, indices: Tensor, outShape: readonly number[]): Tensor {
+  const [N, C, H, W] = u.shape as [number, number, number, number];
+  const planes = N * C;
+  const OHW = outShape[2]! * outShape[3]!;
+  // Index -1 (a window with no in-range tap) becomes class 0 of H*W + 1 classes; column 0 is dropped.
+  const shifted = noGrad(() => {
+    const one = scalarLike(1, indices);
+    const r = binaryRaw(indices, one, 'add');
+    one.dispose();
+    return r;
+  });
+  const hot = oneHot(shifted, H * W + 1, u.dtype);
+  shifted.dispose();
+  const mask = reshape(narrow(hot, -1, 1, H * W), [planes, OHW, H * W]);
+  const picked = bmm(mask, reshape(u, [planes, H * W, 1]));
+  return reshape(picked, [...outShape]);
 }

@@ -163,13 +163,21 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
   shape[d] = length;
   const out = makeView(x, shape, x.strides, x.offset + start * x.strides[d]!);
   const inShape = x.shape;
-  return record('narrow', [x], out, (g) => {
-    const gx = zeros(inShape, { dtype: g.dtype, device: g.device });
-    const slot = new Tensor(gx.storage, g.shape, gx.strides, start * gx.strides[d]!);
-    copyInto(slot, g);
-    slot.dispose();
-    return [gx];
-  });
+  return record('narrow', [x], out, (g) => [narrowBackward(g, inShape, d, start)]);
+}
+
+/**
+ * The adjoint of narrow: g in the slot [start, start + g.shape[dim]) along `dim` of zeros of `inShape`.
+ * Differentiable (its gradient is narrow), so narrow is twice differentiable.
+ */
+export function narrowBackward(g: Tensor, inShape: readonly number[], dim: number, start: number): Tensor {
+  g.assertAlive('narrow_backward');
+  const gx = zeros(inShape, { dtype: g.dtype, device: g.device });
+  const slot = new Tensor(gx.storage, g.shape, gx.strides, gx.offset + start * gx.strides[dim]!);
+  copyInto(slot, g);
+  slot.dispose();
+  const len = g.shape[dim]!;
+  return record('narrow_backward', [g], gx, (u) => [narrow(u, dim, start, len)]);
 }
 
 /** Take one index along `dim`, dropping the dim. */
