@@ -1,7 +1,8 @@
-// Property tests (fast-check) for every differentiable op: random small shapes and broadcasting
-// patterns, random values kept away from kinks and poles, and for each case `checkOp`: forward against
-// the float64 definition (float64 and float32), full-Jacobian gradcheck, no leak.
-// A failure prints fast-check's seed and path; replay with FC_SEED=<seed>.
+// Property tests (fast-check) for every differentiable op: random small shapes, broadcasting patterns,
+// convolution geometries and pooling windows, random values kept away from kinks and poles, and for each
+// case `checkOp`: forward against the float64 definition (float64 and float32), full-Jacobian gradcheck,
+// no leak. A failure prints fast-check's seed and path; replay with FC_SEED=<seed>; FC_RUNS=<n> runs n
+// cases of every property (a long run by option).
 
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -11,7 +12,10 @@ import {
   add,
   amax,
   amin,
+  avgpool2d,
+  batchnorm2d,
   cat,
+  conv2d,
   clamp,
   crossEntropy,
   div,
@@ -24,6 +28,7 @@ import {
   matmul,
   max,
   maximum,
+  maxpool2d,
   mean,
   min,
   minimum,
@@ -32,8 +37,10 @@ import {
   narrow,
   neg,
   permute,
+  pixelShuffle,
   pow,
   relu,
+  reorgDarknet,
   reshape,
   sigmoid,
   softmax,
@@ -47,7 +54,7 @@ import {
   where,
   type Tensor,
 } from '../src/index.js';
-import { broadcastShapesArb, dimsArb, distinctRefArb, refArb, runs, shapeArb, type ValueKind } from './helpers/arb.js';
+import { broadcastShapesArb, convGeometryArb, dimsArb, distinctRefArb, refArb, runs, shapeArb, type ValueKind } from './helpers/arb.js';
 import { checkOp } from './helpers/check.js';
 import {
   catRef,
@@ -315,6 +322,53 @@ test('property: expand a random operand shape to its broadcast shape; cat along 
         const dim = a.shape.length - 1;
         checkOp((p, q) => cat([p!, q!], dim), [a, mapRef(a, (v) => v * 0.5 + 1)], (p, q) => catRef([p!, q!], dim), { what: 'cat' });
       }
+    }),
+    runs(RUNS),
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// convolution, pooling, normalisation, rearrangement (gradcheck only: their forwards are checked
+// against references in their own test files)
+
+test('property: conv2d over random geometries (stride, per-side padding, dilation, groups) passes gradcheck', () => {
+  const arb = convGeometryArb({ maxOutput: 3 }).chain((g) => fc.tuple(fc.constant(g), refArb(g.inputShape), refArb(g.weightShape), refArb([g.weightShape[0]])));
+  fc.assert(
+    fc.property(arb, ([g, x, w, b]) => {
+      const opts = { stride: g.stride, padding: g.padding, dilation: g.dilation, groups: g.groups };
+      checkOp((xt, wt, bt) => conv2d(xt!, wt!, bt!, opts), [x, w, b], null, { what: `conv2d ${JSON.stringify(g)}`, float32: false });
+    }),
+    runs(RUNS),
+  );
+});
+
+test('property: maxpool2d / avgpool2d over random windows, batchnorm2d (both variants) over random shapes, reorg', () => {
+  const pool = fc
+    .record({ k: fc.integer({ min: 1, max: 3 }), s: fc.integer({ min: 1, max: 3 }), pad: fc.boolean(), ceil: fc.boolean(), incl: fc.boolean(), H: fc.integer({ min: 3, max: 5 }), W: fc.integer({ min: 3, max: 5 }) })
+    .chain((p) => fc.tuple(fc.constant(p), distinctRefArb([2, 2, p.H, p.W])));
+  fc.assert(
+    fc.property(pool, ([p, x]) => {
+      const padding = p.pad ? Math.floor(p.k / 2) : 0;
+      checkOp((t) => maxpool2d(t!, { kernel: p.k, stride: p.s, padding, ceilMode: p.ceil }), [x], null, { float32: false, what: `maxpool2d ${JSON.stringify(p)}` });
+      checkOp((t) => avgpool2d(t!, { kernel: p.k, stride: p.s, padding, ceilMode: p.ceil, countIncludePad: p.incl }), [x], null, { float32: false, what: `avgpool2d ${JSON.stringify(p)}` });
+    }),
+    runs(RUNS),
+  );
+  const bn = fc
+    .record({ N: fc.integer({ min: 1, max: 3 }), C: fc.integer({ min: 1, max: 3 }), H: fc.integer({ min: 1, max: 3 }), W: fc.integer({ min: 2, max: 3 }), variant: fc.constantFrom('pytorch', 'darknet') as fc.Arbitrary<'pytorch' | 'darknet'> })
+    .chain((s) => fc.tuple(fc.constant(s), distinctRefArb([s.N, s.C, s.H, s.W]), refArb([s.C], 'positive'), refArb([s.C])));
+  fc.assert(
+    fc.property(bn, ([s, x, g, b]) => {
+      const opts = { training: true, variant: s.variant, ...(s.variant === 'darknet' ? { darknetBackward: 'exact' as const } : {}) };
+      checkOp((xt, gt, bt) => batchnorm2d(xt!, gt!, bt!, null, null, opts).y, [x, g, b], null, { float32: false, what: `batchnorm2d ${JSON.stringify(s)}` });
+    }),
+    runs(RUNS),
+  );
+  const reorgArb = fc.record({ B: fc.integer({ min: 1, max: 2 }), c: fc.integer({ min: 1, max: 2 }), h: fc.integer({ min: 1, max: 2 }), w: fc.integer({ min: 1, max: 2 }) }).chain((r) => refArb([r.B, 4 * r.c, 2 * r.h, 2 * r.w]));
+  fc.assert(
+    fc.property(reorgArb, (x) => {
+      checkOp((t) => reorgDarknet(t!), [x], null, { float32: false, what: 'reorgDarknet' });
+      checkOp((t) => pixelShuffle(t!, 2), [x], null, { float32: false, what: 'pixelShuffle' });
     }),
     runs(RUNS),
   );

@@ -40,12 +40,13 @@ import { needsGrad, record } from '../../autograd/record.js';
 import { getKernel, registerKernel } from '../registry.js';
 import { shapeStr } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { add, div, mul, pow, sub } from './binary.js';
+import { add, div, gt, mul, pow, sub } from './binary.js';
 import { checkFloat } from './common.js';
 import { clone, contiguous } from './copy.js';
 import { mean as meanOf, sum } from './reduce.js';
 import { sqrt } from './unary.js';
 import { reshape } from './views.js';
+import { where } from './where.js';
 
 export type BatchNormVariant = 'pytorch' | 'darknet';
 export type BatchNormBackwardRule = 'exact' | 'darknet';
@@ -534,7 +535,8 @@ export function batchnorm2dBackwardRecorded(
       dx = add(add(div(ghat, rr), mul(xm, mul(dvar, 2 / n))), dmean);
     } else {
       // (ĝ - mean(ĝ))/s - x̂·Σ(ĝx̂)·k, k = 1/(n·s) (pytorch), 1/((n-1)·sd) (darknet)
-      const k = darknet ? div(1 / (n - 1), sd!) : div(1 / n, s);
+      // a channel without spread (sd = 0) gets k = 0, as the kernel gives
+      const k = darknet ? where(gt(sd!, 0), div(1 / (n - 1), sd!), 0) : div(1 / n, s);
       dx = sub(div(sub(ghat, meanOf(ghat, dims, true)), s), mul(xhat, mul(sum(mul(ghat, xhat), dims, true), k)));
     }
   }
