@@ -8,4 +8,6 @@ export { registerKernel, getKernel, hasKernel, kernelsOn } from './tensor/regist
 export { Rng } from './tensor/random.js';
 export * from './autograd/index.js';
 export * from './nn/index.js';
+export { registerRefRunner, type Runner as RefRunner } from './refs/runners.js';
+export { checkCase as checkRefCase, formatReport as formatRefReport, type CaseReport as RefCaseReport } from './refs/torch-refs.js';
 import './backends/cuda/index.js';

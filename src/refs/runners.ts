@@ -1,5 +1,6 @@
 // How each op of the PyTorch reference format maps onto our ops: inputs by name → outputs by name.
-// An op missing here is reported as 'unsupported' by the checker.
+// An op missing here is reported as 'unsupported' by the checker; registerRefRunner adds one's own ops
+// (cases written by scripts/torch-refs.py for any op PyTorch can express).
 
 import type { Tensor } from '../tensor/tensor.js';
 import * as ops from '../tensor/ops/index.js';
@@ -123,6 +124,18 @@ export const RUNNERS: Record<string, Runner> = {
     return { y: ops.leakyRelu(r.y, num(p, 'negative_slope', 0.1)), running_mean: rm, running_var: rv };
   },
 };
+
+/**
+ * Register the runner of an op of the reference format (one's own op): it receives the case's inputs as
+ * tensors by name (those with a reference gradient require grad) and its params, and returns the outputs
+ * by name. An op that already has a runner is an error unless `replace`.
+ */
+export function registerRefRunner(op: string, runner: Runner, opts: { replace?: boolean } = {}): void {
+  if (typeof op !== 'string' || op === '') throw new Error('registerRefRunner: the op name must be a non-empty string');
+  if (typeof runner !== 'function') throw new Error(`registerRefRunner: the runner of '${op}' must be a function, got ${typeof runner}`);
+  if (op in RUNNERS && !opts.replace) throw new Error(`registerRefRunner: op '${op}' already has a runner (pass { replace: true } to replace it)`);
+  RUNNERS[op] = runner;
+}
 
 function num(p: Record<string, unknown>, key: string, dflt: number): number {
   const v = p[key];

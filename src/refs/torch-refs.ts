@@ -34,6 +34,10 @@ export interface TensorReport {
   maxAbs: number;
   maxRel: number;
   ok: boolean;
+  /** On a FAIL: the flat index of the element furthest over the tolerance, our value and the reference's. */
+  worst?: { index: number; got: number; expected: number };
+  /** The reference tensor's shape (names the worst element by its indices). */
+  shape?: number[];
   note?: string;
 }
 
@@ -83,14 +87,25 @@ function toTensor(t: RefTensor, device: string, dtype: 'float32' | 'float64', na
  * x10 where PyTorch's own float32 run is far from the reference (long accumulations).
  */
 function compare(key: string, mine: Tensor, ref: RefTensor, c: RefCase, tolFactor: number): TensorReport {
+  return { ...compareValues(key, mine, ref, c, tolFactor), shape: [...ref.shape] };
+}
+
+function compareValues(key: string, mine: Tensor, ref: RefTensor, c: RefCase, tolFactor: number): TensorReport {
   if (!sameShape(mine.shape, ref.shape)) {
     return { key, maxAbs: Infinity, maxRel: Infinity, ok: false, note: `shape ${shapeStr(mine.shape)} vs reference ${shapeStr(ref.shape)}` };
   }
   const got = mine.data();
   if (ref.dtype === 'int64') {
     let wrong = 0;
-    for (let i = 0; i < got.length; i++) if (got[i] !== ref.data[i]) wrong++;
-    return { key, maxAbs: wrong ? 1 : 0, maxRel: 0, ok: wrong === 0, ...(wrong ? { note: `${wrong} indices differ` } : {}) };
+    let first = -1;
+    for (let i = 0; i < got.length; i++) {
+      if (got[i] !== ref.data[i]) {
+        wrong++;
+        if (first < 0) first = i;
+      }
+    }
+    if (!wrong) return { key, maxAbs: 0, maxRel: 0, ok: true };
+    return { key, maxAbs: 1, maxRel: 0, ok: false, worst: { index: first, got: got[first]!, expected: ref.data[first]! }, note: `${wrong} indices differ` };
   }
   const absmax = c.meta.absmax?.[key] ?? ref.data.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
   const base = 1e-5 * Math.max(1, absmax);
@@ -101,15 +116,26 @@ function compare(key: string, mine: Tensor, ref: RefTensor, c: RefCase, tolFacto
   let maxAbs = 0;
   let maxRel = 0;
   let ok = true;
+  let worst = -1;
+  let worstExcess = -Infinity;
   for (let i = 0; i < got.length; i++) {
     const r = ref.data[i]!;
     const d = Math.abs(got[i]! - r);
-    if (!(d <= atol + rtol * Math.abs(r))) ok = false;
+    const excess = Number.isNaN(d) ? Infinity : d - (atol + rtol * Math.abs(r));
+    if (excess > 0) ok = false;
+    if (excess > worstExcess) {
+      worstExcess = excess;
+      worst = i;
+    }
     if (d > maxAbs || Number.isNaN(d)) maxAbs = Number.isNaN(d) ? Infinity : d;
     const rel = d / Math.max(Math.abs(r), 1e-12);
     if (rel > maxRel) maxRel = rel;
   }
-  return { key, maxAbs, maxRel, ok, ...(loosen > 1 ? { note: 'x10 (long accumulation)' } : {}) };
+  return {
+    key, maxAbs, maxRel, ok,
+    ...(!ok ? { worst: { index: worst, got: got[worst]!, expected: ref.data[worst]! } } : {}),
+    ...(loosen > 1 ? { note: 'x10 (long accumulation)' } : {}),
+  };
 }
 
 /** Run one case file. */
@@ -180,7 +206,20 @@ function e(x: number): string {
   return Number.isFinite(x) ? x.toExponential(2) : String(x);
 }
 
+/** The element of a tensor of `shape` at flat index i, as [i, j, ...]. */
+function at(shape: readonly number[], i: number): string {
+  const idx: number[] = [];
+  for (let d = shape.length - 1; d >= 0; d--) {
+    idx.unshift(i % shape[d]!);
+    i = Math.floor(i / shape[d]!);
+  }
+  return `[${idx.join(', ')}]`;
+}
+
 export function formatReport(r: CaseReport): string {
-  const parts = r.tensors.map((t) => `${t.key} abs=${e(t.maxAbs)} rel=${e(t.maxRel)}${t.ok ? '' : ' <-- over tolerance'}${t.note ? ` (${t.note})` : ''}`);
+  const parts = r.tensors.map((t) => {
+    const worst = t.worst ? ` at ${t.shape ? at(t.shape, t.worst.index) : `[${t.worst.index}]`}: ${t.worst.got} vs ${t.worst.expected}` : '';
+    return `${t.key} abs=${e(t.maxAbs)} rel=${e(t.maxRel)}${t.ok ? '' : ` <-- over tolerance${worst}`}${t.note ? ` (${t.note})` : ''}`;
+  });
   return `${r.name.padEnd(24)} ${r.status.padEnd(11)} ${parts.join('  ')}${r.message ? `  ${r.message}` : ''}`;
 }
