@@ -156,3 +156,14 @@ test('grad() with createGraph keeps intermediate gradients in the caller scope; 
   });
   assert.equal(memoryInfo('cpu').tensors, before, 'the scope frees the recorded backward graph');
 });
+
+test('a once-differentiable rule: first-order gradients as usual; differentiating its gradient is a clear error', () => {
+  const x = leaf([0.5, 1.5]);
+  const surrogate = (t: Tensor): Tensor => record('surrogate', [t], noGrad(() => sum(mul(t, t))), (g) => [mul(g, mul(t, 2))], { onceDifferentiable: true });
+  const [g1] = grad(surrogate(x), [x]);
+  assertValues(g1!, [2], [1, 3]);
+  const [g] = grad(surrogate(x), [x], { createGraph: true });
+  assertValues(g!, [2], [1, 3]);
+  assert.equal(g!.requiresGrad, true);
+  assertThrowsMatching(() => grad(sum(g!), [x]), "backward of 'surrogate': its gradient is differentiable once");
+});

@@ -83,3 +83,12 @@ test('checkGrads (JAX): every order up to `order`; order 3 of x⁴ passes, and a
   assertThrowsMatching(() => checkGrads(exp, [x], { order: 0 }), 'checkGrads: order must be an integer >= 1, got 0');
   assert.equal(sum(x).requiresGrad, true);
 });
+
+test("gradgradcheck with modes ['fwd'] (PyTorch's check_fwd_over_rev): J·u of the vjp, catching a frozen rule", () => {
+  const x = toTensor(randRef([3], 8), { requiresGrad: true });
+  const ok = gradgradcheck((t: Tensor) => mul(tanh(t), t), [x], { modes: ['fwd'] });
+  assert.match(ok.report, /^gradgradcheck \(full, modes fwd, float64/);
+  const bad = gradgradcheck(sigmoidFrozen, [x], { ...quiet, modes: ['fwd'], names: ['x'] });
+  assert.equal(bad.ok, false);
+  assert.ok(bad.mismatches.every((m) => m.kind === 'jvp' && m.input === 'x'), bad.report);
+});

@@ -20,9 +20,10 @@ import { shapeStr, sameShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { onesLike } from '../tensor/ops/creation.js';
 import { add } from '../tensor/ops/binary.js';
-import { contiguous, clone } from '../tensor/ops/copy.js';
+import { contiguous, clone, detach } from '../tensor/ops/copy.js';
 import { withGradMode } from './grad-mode.js';
 import type { GradNode } from './node.js';
+import { record } from './record.js';
 
 export interface BackwardOptions {
   /** Keep the graph so that another backward pass can go through it (default: createGraph). */
@@ -108,9 +109,23 @@ function validate(order: readonly Tensor[], what: string): void {
   }
 }
 
-function runRule(node: GradNode, t: Tensor, g: Tensor, needs: readonly boolean[], what: string): readonly (Tensor | null)[] {
+/** Under createGraph, the results of a once-differentiable rule: values without a graph, behind a node that raises when differentiated. */
+function onceDifferentiable(node: GradNode, g: Tensor, needs: readonly boolean[]): (Tensor | null)[] {
+  const results = withGradMode(false, () => node.backward(g, needs));
+  const sources = [g, ...node.inputs];
+  const name = node.name;
+  return results.map((r) =>
+    r === null || r === undefined
+      ? null
+      : record(`${name} (differentiable once)`, sources, detach(r), () => {
+          throw new Error(`backward of '${name}': its gradient is differentiable once (the rule has no derivative of its own); a higher-order gradient through it is not available`);
+        }),
+  );
+}
+
+function runRule(node: GradNode, t: Tensor, g: Tensor, needs: readonly boolean[], what: string, createGraph: boolean): readonly (Tensor | null)[] {
   try {
-    return node.backward(g, needs);
+    return createGraph && node.onceDifferentiable ? onceDifferentiable(node, g, needs) : node.backward(g, needs);
   } catch (e) {
     if (e instanceof Error && /was disposed/.test(e.message)) {
       throw new Error(
@@ -165,7 +180,7 @@ function run(pass: Pass): Map<Tensor, Tensor> {
     if (node === null) continue;
     const needs = node.inputs.map((x) => x.requiresGrad && (onPath === null || onPath.has(x)));
     if (!needs.some(Boolean)) continue;
-    const inGrads = runRule(node, t, g, needs, what);
+    const inGrads = runRule(node, t, g, needs, what, pass.createGraph);
     for (let i = 0; i < node.inputs.length; i++) {
       const x = node.inputs[i]!;
       const gi = inGrads[i];

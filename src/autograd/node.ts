@@ -20,4 +20,6 @@ export interface GradNode {
   backward: BackwardFn;
   /** True once a backward pass without retainGraph has run this rule (its saved tensors are let go). */
   released: boolean;
+  /** The rule has no derivative of its own (see RecordOptions.onceDifferentiable). */
+  readonly onceDifferentiable?: boolean;
 }

@@ -10,13 +10,22 @@ export function needsGrad(inputs: readonly (Tensor | null | undefined)[]): boole
   return false;
 }
 
+export interface RecordOptions {
+  /**
+   * The rule is not differentiable itself (PyTorch's once_differentiable: a surrogate gradient, or one
+   * computed with kernels only): under createGraph its results carry a node that raises a clear error
+   * when differentiated, instead of a silently missing second derivative.
+   */
+  onceDifferentiable?: boolean;
+}
+
 /**
  * Record `output = op(inputs)` in the graph if gradients are being recorded and an input requires one.
  * Returns `output`.
  */
-export function record(name: string, inputs: readonly Tensor[], output: Tensor, backward: BackwardFn): Tensor {
+export function record(name: string, inputs: readonly Tensor[], output: Tensor, backward: BackwardFn, opts: RecordOptions = {}): Tensor {
   if (!needsGrad(inputs)) return output;
   output.requiresGrad = true;
-  output.gradFn = { name, inputs, backward, released: false };
+  output.gradFn = { name, inputs, backward, released: false, ...(opts.onceDifferentiable ? { onceDifferentiable: true } : {}) };
   return output;
 }

@@ -94,7 +94,7 @@ export function pow(a: TensorOrScalar, b: TensorOrScalar): Tensor {
   ]);
 }
 
-/** Elementwise max; on ties the gradient goes to `a`. */
+/** Elementwise max; on ties the whole gradient goes to `a` (PyTorch's maximum splits it half and half). */
 export function maximum(a: TensorOrScalar, b: TensorOrScalar): Tensor {
   return binary('maximum', a, b, (g, x, y, _o, needs) => {
     const m = binaryRaw(x, y, 'ge');
@@ -102,7 +102,7 @@ export function maximum(a: TensorOrScalar, b: TensorOrScalar): Tensor {
   });
 }
 
-/** Elementwise min; on ties the gradient goes to `a`. */
+/** Elementwise min; on ties the whole gradient goes to `a` (PyTorch's minimum splits it half and half). */
 export function minimum(a: TensorOrScalar, b: TensorOrScalar): Tensor {
   return binary('minimum', a, b, (g, x, y, _o, needs) => {
     const m = binaryRaw(x, y, 'le');

@@ -112,7 +112,11 @@ export function mean(x: Tensor, dim: number | readonly number[] | null = null, k
   return composite([x], () => mul(sum(x, dim, keepdim), 1 / p.R));
 }
 
-/** Gradient of a max/min: the whole upstream gradient goes to the selected position. */
+/**
+ * Gradient of a max/min: the whole upstream gradient goes to the selected position, the first maximum in
+ * row-major order on ties. (PyTorch: max(x, dim)/min(x, dim) do the same through their indices; amax,
+ * amin and the full reduction x.max() split the gradient evenly among tied elements.)
+ */
 function selectBackward(g: Tensor, indices: Tensor, p: Plan, x: Tensor): Tensor {
   const mask = oneHot(indices, p.R, x.dtype); // [outer, R]
   const gm = mul(mask, reshape(g, [p.outer, 1]));
@@ -146,7 +150,7 @@ export function min(x: Tensor, dim: number, keepdim = false): { values: Tensor; 
   return extreme('min', x, normDim(dim, x.ndim, 'min'), keepdim);
 }
 
-/** Max over dims (a dim, list, or null = all), values only; the gradient goes to the first maximum. */
+/** Max over dims (a dim, list, or null = all), values only; the gradient goes to the first maximum (PyTorch splits it among ties). */
 export function amax(x: Tensor, dim: number | readonly number[] | null = null, keepdim = false): Tensor {
   const r = extreme('max', x, dim, keepdim);
   r.indices.dispose();

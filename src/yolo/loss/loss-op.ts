@@ -58,6 +58,7 @@ export function runLoss<A>(output: Tensor, truth: Tensor, layout: LossLayout, a:
     if (oc !== output) oc.dispose();
     if (tc !== truth) tc.dispose();
   }
-  const loss = record(op, [output], cost, (g) => [neg(mul(delta, g)).reshape(...output.shape)]);
+  // −delta is Darknet's descent direction, not a derivative of the cost: no second derivative exists.
+  const loss = record(op, [output], cost, (g) => [neg(mul(delta, g)).reshape(...output.shape)], { onceDifferentiable: true });
   return { loss, delta, stats };
 }
