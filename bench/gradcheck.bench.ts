@@ -1,6 +1,6 @@
 // gradcheck against torch.autograd.gradcheck on the same functions and the same float64 inputs, measured
 // in the same run: full mode on both sides (the whole Jacobian, PyTorch's default slow mode), and our
-// fast mode beside it. Each side gets one warm-up and the median of --runs runs; the verdicts must agree
+// fast mode beside it. Each side gets two warm-ups and the median of --runs runs; the verdicts must agree
 // (every function here is correct, so both must pass).
 //   node dist/bench/gradcheck.bench.js [--runs 3] [--only attention,conv2d] [--python /usr/bin/python3] [--no-peer]
 // The Python interpreter (with torch) is --python, else $PYTHON, else python3 on the PATH.
@@ -159,6 +159,7 @@ function ours(c: Case, vals: number[][], mode: 'full' | 'fast'): { ms: number; r
       return performance.now() - t0;
     });
   once();
+  once();
   const t: number[] = [];
   for (let r = 0; r < runs; r++) t.push(once());
   return { ms: median(t), result: result! };
@@ -183,6 +184,7 @@ for c in spec["cases"]:
         ok = torch.autograd.gradcheck(fn, inputs, raise_exception=False)
         return (time.perf_counter() - t0) * 1e3, ok
     once()
+    once()
     runs = [once() for _ in range(spec["runs"])]
     out[c["name"]] = {"ms": statistics.median([r[0] for r in runs]), "ok": all(r[1] for r in runs)}
 print(json.dumps(out))
@@ -201,7 +203,7 @@ const selected = values.only ? CASES.filter((c) => values.only!.split(',').inclu
 const vals = selected.map((c, i) => valuesFor(c, 100 + i));
 const mine = selected.map((c, i) => ({ full: ours(c, vals[i]!, 'full'), fast: ours(c, vals[i]!, 'fast') }));
 const p = peer(selected, vals);
-console.log(`gradcheck, float64, median of ${runs} runs after a warm-up (ms); PyTorch ${python} torch.autograd.gradcheck (slow mode), 2 threads`);
+console.log(`gradcheck, float64, median of ${runs} runs after two warm-ups (ms); PyTorch ${python} torch.autograd.gradcheck (slow mode), 2 threads`);
 const head = `${'function'.padEnd(22)}${'inputs'.padStart(7)}${'outputs'.padStart(8)}${'tsgrad full'.padStart(13)}${'PyTorch'.padStart(10)}${'ratio'.padStart(8)}${'tsgrad fast'.padStart(13)}  verdicts  numerical side (full)`;
 console.log(head);
 console.log('-'.repeat(head.length + 20));

@@ -242,6 +242,11 @@ function columnGroups(c: Context, J: Float64Array, n: number): { members: number
       break;
     }
     if (placed) continue;
+    // a dense Jacobian (every column so far alone): no grouping to be had, the rest go alone too
+    if (groups.length === k && k >= MAX_GROUPS) {
+      for (let r = k; r < n; r++) groups.push({ members: [r], coef: [], used: null });
+      break;
+    }
     const open = groups.filter((g) => g.used).length;
     const used = open < MAX_GROUPS ? new Uint8Array(nOut) : null;
     if (used) for (const j of s) used[j] = 1;
