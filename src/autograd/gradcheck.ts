@@ -46,7 +46,7 @@ export interface GradcheckOptions {
   rtol?: number;
   /** 'full' (whole Jacobian) or 'fast' (random projections per input). Default: full up to `fullLimit` Jacobian entries. */
   mode?: 'full' | 'fast';
-  /** Jacobian entries (outputs × differentiable input elements) up to which the default mode is full (65536). */
+  /** Jacobian entries (outputs × differentiable input elements) up to which the default mode is full, and up to which fast mode re-checks a failing input's slice in full (65536). */
   fullLimit?: number;
   /** Random projections per input in fast mode, and tangents per input in 'fwd' mode (default 4). */
   projections?: number;
@@ -198,6 +198,7 @@ interface Context {
   backwards: number;
   groups: number;
   groupColumns: boolean;
+  fullLimit: number;
 }
 
 function vjp(c: Context, v: Float64Array): Float64Array[] {
@@ -347,7 +348,7 @@ function fastMode(c: Context, projections: number, us: Float64Array[][], tangent
   if (failing < 0) return { located: [], note: '' };
   const x = c.p.inputs[failing]!;
   const located = new Tally(c.atol, c.rtol);
-  if (c.nOut * x.size <= FULL_LIMIT) {
+  if (c.nOut * x.size <= c.fullLimit) {
     const J = analyticRows(c, failing)[failing]!;
     compareColumns(c, located, failing, J);
     return { located: sortMismatches(located.mismatches), note: `input ${x.name} re-checked in full (${c.nOut * x.size} entries)` };
@@ -517,6 +518,7 @@ export function gradcheck(fn: GradcheckFn, inputs: readonly Tensor[], options: G
     const c: Context = {
       what, p, perturber, graph, tally: new Tally(atol, rtol), rng: new Rng(options.seed ?? 0), eps, atol, rtol, nOut,
       outNames: checkedOuts.map((o) => o.name), outOffsets, backwards: 0, groups: 0, groupColumns: options.groupColumns ?? true,
+      fullLimit: options.fullLimit ?? FULL_LIMIT,
     };
     const failures: StructuralFailure[] = [];
     const modes = options.modes ?? ['rev'];
