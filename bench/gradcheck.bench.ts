@@ -1,8 +1,9 @@
 // gradcheck against torch.autograd.gradcheck on the same functions and the same float64 inputs, measured
 // in the same run: full mode on both sides (the whole Jacobian, PyTorch's default slow mode), and our
-// fast mode beside it. Each side gets two warm-ups and the median of --runs runs; the verdicts must agree
+// fast mode beside it. Each side gets --warmup warm-up runs (3; the JIT needs them) and the median of --runs
+// runs; the verdicts must agree
 // (every function here is correct, so both must pass).
-//   node dist/bench/gradcheck.bench.js [--runs 3] [--only attention,conv2d] [--python /usr/bin/python3] [--no-peer]
+//   node dist/bench/gradcheck.bench.js [--runs 3] [--warmup 3] [--only attention,conv2d] [--python python3] [--no-peer]
 // The Python interpreter (with torch) is --python, else $PYTHON, else python3 on the PATH.
 
 import { spawnSync } from 'node:child_process';
@@ -39,12 +40,14 @@ import {
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '3' },
     only: { type: 'string', default: '' },
     python: { type: 'string' },
     'no-peer': { type: 'boolean' },
   },
 });
 const runs = Math.max(1, Number(values.runs));
+const warmup = Math.max(0, Number(values.warmup));
 const python = values.python ?? process.env['PYTHON'] ?? 'python3';
 
 interface Case {
@@ -158,8 +161,7 @@ function ours(c: Case, vals: number[][], mode: 'full' | 'fast'): { ms: number; r
       result = gradcheck((...a) => c.fn(...a), [...xs, ...ints], { mode, throwOnFailure: false });
       return performance.now() - t0;
     });
-  once();
-  once();
+  for (let w = 0; w < warmup; w++) once();
   const t: number[] = [];
   for (let r = 0; r < runs; r++) t.push(once());
   return { ms: median(t), result: result! };
@@ -183,8 +185,8 @@ for c in spec["cases"]:
         t0 = time.perf_counter()
         ok = torch.autograd.gradcheck(fn, inputs, raise_exception=False)
         return (time.perf_counter() - t0) * 1e3, ok
-    once()
-    once()
+    for _ in range(spec["warmup"]):
+        once()
     runs = [once() for _ in range(spec["runs"])]
     out[c["name"]] = {"ms": statistics.median([r[0] for r in runs]), "ok": all(r[1] for r in runs)}
 print(json.dumps(out))
@@ -192,7 +194,7 @@ print(json.dumps(out))
 
 function peer(cases: Case[], vals: number[][][]): Record<string, { ms: number; ok: boolean }> | string {
   if (values['no-peer']) return 'skipped (--no-peer)';
-  const spec = { runs, cases: cases.map((c, i) => ({ name: c.name, py: c.py, shapes: c.shapes, values: vals[i], ints: c.ints ?? [] })) };
+  const spec = { runs, warmup, cases: cases.map((c, i) => ({ name: c.name, py: c.py, shapes: c.shapes, values: vals[i], ints: c.ints ?? [] })) };
   const r = spawnSync(python, ['-c', PEER], { input: JSON.stringify(spec), encoding: 'utf8', maxBuffer: 1 << 26 });
   if (r.error) return `peer failed to start (${python}): ${r.error.message}; set --python or $PYTHON`;
   if (r.status !== 0) return `peer failed: ${(r.stderr || '').trim().split('\n').pop()}`;
@@ -203,7 +205,7 @@ const selected = values.only ? CASES.filter((c) => values.only!.split(',').inclu
 const vals = selected.map((c, i) => valuesFor(c, 100 + i));
 const mine = selected.map((c, i) => ({ full: ours(c, vals[i]!, 'full'), fast: ours(c, vals[i]!, 'fast') }));
 const p = peer(selected, vals);
-console.log(`gradcheck, float64, median of ${runs} runs after two warm-ups (ms); PyTorch ${python} torch.autograd.gradcheck (slow mode), 2 threads`);
+console.log(`gradcheck, float64, median of ${runs} runs after ${warmup} warm-ups (ms); PyTorch ${python} torch.autograd.gradcheck (slow mode), 2 threads`);
 const head = `${'function'.padEnd(22)}${'inputs'.padStart(7)}${'outputs'.padStart(8)}${'tsgrad full'.padStart(13)}${'PyTorch'.padStart(10)}${'ratio'.padStart(8)}${'tsgrad fast'.padStart(13)}  verdicts  numerical side (full)`;
 console.log(head);
 console.log('-'.repeat(head.length + 20));
