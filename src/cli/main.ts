@@ -32,6 +32,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'backends, devices, driver/runtime versions',
     load: async () => (await import('./info.js')).infoCommand,
   },
+  'build-native': {
+    summary: 'build the native addon (cuda-emu, cuda) of this installation',
+    load: async () => (await import('./build-native.js')).buildNativeCommand,
+  },
 };
 
 /** Register another subcommand (used by the CLI modules of src/yolo). */
