@@ -9,3 +9,5 @@ export { Rng } from './tensor/random.js';
 export * from './autograd/index.js';
 export * from './nn/index.js';
 import './backends/cuda/index.js';
+export { buildNetwork, openNetwork, Network, type BuildNetworkOptions, type OpenNetworkOptions } from './yolo/net/network.js';
+export { exportOnnx, exportOnnxModel, writeOnnxFile, OnnxExportError, type OnnxExportOptions, type OnnxModel } from './yolo/onnx/index.js';
