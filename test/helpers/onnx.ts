@@ -74,7 +74,7 @@ export function difference(ours: ArrayLike<number>, ref: ArrayLike<number>): Dif
   let maxRef = 0;
   for (let i = 0; i < ref.length; i++) {
     const d = Math.abs(ours[i]! - ref[i]!);
-    if (!(d <= maxAbs)) maxAbs = d; // NaN sticks
+    if (!(d <= maxAbs) && !Number.isNaN(maxAbs)) maxAbs = d; // a NaN difference sticks
     maxRef = Math.max(maxRef, Math.abs(ref[i]!));
   }
   return { maxAbs, maxRef, rel: maxAbs / Math.max(maxRef, 1e-30) };

@@ -133,7 +133,7 @@ export class GraphBuilder {
     this.outs.push({ name: as, shape });
   }
 
-  /** Float32 initializer with the given dims (its shape is recorded without a batch dimension: dims as given). */
+  /** A float32 initializer with the given dims (a constant: no batch dimension). */
   floats(base: string, data: Float32Array, dims: readonly number[], parameters = true): string {
     const n = dims.reduce((a, b) => a * b, 1);
     if (n !== data.length) throw new Error(`onnx graph: initializer '${base}' has ${data.length} values, dims [${dims.join(', ')}] need ${n}`);
