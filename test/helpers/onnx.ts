@@ -2,8 +2,7 @@
 // the reference networks with generated weights, outputs compared relative to their largest value, and
 // detections after Darknet's NMS from either tsgrad's decoder or the exported `boxes`/`scores`.
 
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 import { noGrad } from '../../src/autograd/grad-mode.js';
@@ -18,13 +17,11 @@ import { networkBoxes } from '../../src/yolo/net/detections.js';
 import { buildNetwork, layersOfType, type Network } from '../../src/yolo/net/network.js';
 import { loadWeights } from '../../src/yolo/net/weights.js';
 import { detectionsReport, type KeptDetection } from '../../src/yolo/nms.js';
+import { DARKNET_CFG } from './refs.js';
 
-const here = dirname(fileURLToPath(import.meta.url)); // dist/test/helpers
-export const REPO_ROOT = resolve(here, '../../..');
-
-/** cfg/darknet/<name>.cfg of the repository. */
+/** cfg/darknet/<name>.cfg of the repository (refs.ts's DARKNET_CFG). */
 export function darknetCfg(name: string): string {
-  return resolve(REPO_ROOT, 'cfg/darknet', `${name}.cfg`);
+  return join(DARKNET_CFG, `${name}.cfg`);
 }
 
 /** A cfg parsed at width × height (batch 1) with the deterministic generator's weights for `seed`. */
