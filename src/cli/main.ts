@@ -28,6 +28,7 @@ const COMMANDS: Record<string, Command> = {
     summary: 'data synth | convert-voc | convert-coco | check',
     load: async () => (await import('./data.js')).dataCommand,
   },
+  export: { summary: 'export onnx <cfg> <weights> <out.onnx>', load: async () => (await import('./export.js')).exportCommand },
   info: {
     summary: 'backends, devices, driver/runtime versions',
     load: async () => (await import('./info.js')).infoCommand,
