@@ -218,12 +218,13 @@ const AP_CHOICES = ['voc07', 'voc10', 'coco101', 'coco', 'all'] as const;
 /** Name of each definition in the printed report. */
 export const AP_TITLES: Readonly<Record<ApDefinition, string>> = {
   voc10: 'VOC2010+ all-point AP (area under the interpolated precision-recall curve at every recall)',
-  voc07: 'VOC2007 11-point AP (mean interpolated precision at recall 0, 0.1, ..., 1)',
+  voc07: "VOC2007 11-point AP (mean interpolated precision at the devkit's recall points np.arange(0, 1.1, 0.1))",
+  'voc07-darknet': "VOC2007 11-point AP at Darknet's recall points k/10",
   coco101: 'COCO 101-point AP (mean interpolated precision at recall 0, 0.01, ..., 1)',
   coco: 'COCO AP@[.50:.05:.95] (101-point AP averaged over IoU 0.50, 0.55, ..., 0.95)',
 };
 
-const AP_SHORT: Readonly<Record<ApDefinition, string>> = { voc10: 'voc10', voc07: 'voc07', coco101: 'coco101', coco: 'AP@[.5:.95]' };
+const AP_SHORT: Readonly<Record<ApDefinition, string>> = { voc10: 'voc10', voc07: 'voc07', 'voc07-darknet': 'voc07-darknet', coco101: 'coco101', coco: 'AP@[.5:.95]' };
 
 function pct(v: number, width = 7): string {
   return (Number.isFinite(v) ? `${(v * 100).toFixed(2)}%` : '-').padStart(width);
