@@ -2,7 +2,8 @@
 //   valid         detections of a split written as VOC comp4 files and COCO JSON (Darknet's
 //                 `detector valid`)
 //   map           per-class AP, mAP, P/R/F1 and TP/FP/FN at a confidence threshold, average IoU
-//                 (AlexeyAB's `detector map`), under a named AP definition
+//                 (AlexeyAB's `detector map`), under a named AP definition; with --gt/--results it
+//                 scores result files against COCO JSON or VOC annotations as COCOeval / voc_eval.py do
 //   calc_anchors  k-means++ anchors (1 − IoU) of the train labels (AlexeyAB's `detector calc_anchors`)
 // The library behind them is src/yolo/eval.ts (detection pipeline, file formats) and src/yolo/map.ts
 // (matching and AP). Exit codes: 0 done, 1 the inputs are wrong (bad data, cfg, labels with --strict),
@@ -32,7 +33,9 @@ import {
   type BoxSource,
   type ImageDetections,
 } from '../yolo/eval.js';
-import type { ApDefinition, Evaluation } from '../yolo/map.js';
+import { COCO_SUMMARY_KEYS, type ApDefinition, type Evaluation } from '../yolo/map.js';
+import { evaluateScoringSet, readCocoScoring, readVocScoring, type ScoringSet } from '../yolo/scoring-files.js';
+import { parseVocSetSpec } from '../yolo/data/voc.js';
 import { openNetwork } from '../yolo/net/network.js';
 import { Rng } from '../tensor/random.js';
 import { deviceArg, floatArg, intArg, parseCommandArgs, processIO, runCommand, stringArg, UsageError, type ArgValues, type CommandIO } from './darknet.js';
@@ -47,19 +50,31 @@ const VALID_USAGE = `usage: tsgrad detector valid <data> <cfg> <weights> [--out 
                                          (class index), bbox [x, y, w, h] in pixels, score
   DIR defaults to the .data file's results= entry, else ./results. --batch images per forward.`;
 
-const MAP_USAGE = `usage: tsgrad detector map <data> <cfg> <weights> [--thresh 0.25] [--iou 0.5] [--ap voc07|voc10|coco101|coco|all]
-                          [--split valid|train] [--strict] [--json FILE] [--det-thresh ${VALID_THRESH}] [--nms ${VALID_NMS}]
+const MAP_USAGE = `usage: tsgrad detector map <data> <cfg> <weights> [--thresh 0.25] [--iou 0.5] [--ap voc07|voc07-darknet|voc10|coco101|coco|all]
+                          [--max-dets N] [--split valid|train] [--strict] [--json FILE] [--det-thresh ${VALID_THRESH}] [--nms ${VALID_NMS}]
                           [--batch ${DEFAULT_EVAL_BATCH}] [--device cpu|cuda|cuda-emu] [--width W] [--height H]
+       tsgrad detector map --gt instances.json --results results.json [--thresh] [--iou] [--ap] [--max-dets N] [--json FILE]
+       tsgrad detector map --gt VOC_ROOT:SET --results DIR [--names FILE] [--thresh] [--iou] [--ap] [--json FILE]
   Detects on the split (candidates above --det-thresh, do_nms_sort at --nms) and prints per-class AP with
   TP/FP, the mAP at --iou, and precision/recall/F1, TP/FP/FN and average IoU of the detections with
   score >= --thresh.
-  --ap  voc10    VOC2010+ all-point AP (area under the interpolated curve), VOC matching (default)
-        voc07    VOC2007 11-point AP, VOC matching
-        coco101  COCO 101-point AP at --iou, COCO matching
-        coco     COCO AP@[.50:.05:.95] (101-point), with AP50 and AP75
-        all      every definition above side by side
+  --ap  voc10          VOC2010+ all-point AP (area under the interpolated curve), VOC matching (default)
+        voc07          VOC2007 11-point AP at the devkit's recall points (voc_eval.py), VOC matching
+        voc07-darknet  VOC2007 11-point AP at Darknet's recall points k/10, VOC matching
+        coco101        COCO 101-point AP at --iou, COCO matching
+        coco           COCO AP@[.50:.05:.95] (101-point) and COCOeval's 12-number summary
+        all            every definition above side by side (or name several: --ap voc10,coco)
+  --max-dets N   keep the N top-scored detections per image and class (default: 100 for coco101/coco,
+                 as COCOeval, else all)
+  With --gt and --results no network runs: the result files are scored against the annotations.
+    COCO: --gt an instances JSON (iscrowd, area), --results a JSON array of {image_id, category_id,
+          bbox [x,y,w,h], score} (category ids of --gt); boxes compared as pycocotools does
+    VOC:  --gt ROOT:SET (ROOT/ImageSets/Main/SET.txt, ROOT/Annotations/*.xml with difficult), --results a
+          folder of comp4_det_test_<class>.txt; classes from --names (default VOC's 20); boxes compared as
+          voc_eval.py does (1-based pixels, widths + 1)
   Classes without ground truth are left out of the mAP (and said so). Bad label lines are reported as
-  file:line and skipped; --strict makes the first one an error. --json writes every number.`;
+  file:line and skipped; --strict makes the first one an error. --json writes every number.
+  docs/SCORING.md: the definitions and how they agree with COCOeval and the VOC devkit.`;
 
 const ANCHORS_USAGE = `usage: tsgrad detector calc_anchors <data> --num N [--width 416] [--height 416] [--cfg CFG] [--seed 0]
                                    [--restarts 3] [--split train|valid] [--strict] [--out anchors.txt]
@@ -213,17 +228,29 @@ export async function detectorValid(argv: string[], io: CommandIO = processIO, h
 // ---------------------------------------------------------------------------------------------
 // detector map
 
-const AP_CHOICES = ['voc07', 'voc10', 'coco101', 'coco', 'all'] as const;
+const AP_CHOICES = ['voc07', 'voc07-darknet', 'voc10', 'coco101', 'coco', 'all'] as const;
+const ALL_DEFINITIONS: readonly ApDefinition[] = ['voc10', 'voc07', 'voc07-darknet', 'coco101', 'coco'];
+
+/** --ap: one definition, a comma-separated list of them, or all. */
+function apArg(values: ArgValues): ApDefinition[] {
+  const names = (stringArg(values, 'ap') ?? 'voc10').split(',');
+  for (const n of names) {
+    if (!(AP_CHOICES as readonly string[]).includes(n)) throw new UsageError(`--ap must be one of ${AP_CHOICES.join(', ')} (or a comma-separated list), got '${n}'`);
+  }
+  const defs = names.includes('all') ? ALL_DEFINITIONS.slice() : (names as ApDefinition[]);
+  return defs.filter((d, k) => defs.indexOf(d) === k);
+}
 
 /** Name of each definition in the printed report. */
 export const AP_TITLES: Readonly<Record<ApDefinition, string>> = {
   voc10: 'VOC2010+ all-point AP (area under the interpolated precision-recall curve at every recall)',
-  voc07: 'VOC2007 11-point AP (mean interpolated precision at recall 0, 0.1, ..., 1)',
+  voc07: "VOC2007 11-point AP (mean interpolated precision at the devkit's recall points np.arange(0, 1.1, 0.1))",
+  'voc07-darknet': "VOC2007 11-point AP at Darknet's recall points k/10",
   coco101: 'COCO 101-point AP (mean interpolated precision at recall 0, 0.01, ..., 1)',
   coco: 'COCO AP@[.50:.05:.95] (101-point AP averaged over IoU 0.50, 0.55, ..., 0.95)',
 };
 
-const AP_SHORT: Readonly<Record<ApDefinition, string>> = { voc10: 'voc10', voc07: 'voc07', coco101: 'coco101', coco: 'AP@[.5:.95]' };
+const AP_SHORT: Readonly<Record<ApDefinition, string>> = { voc10: 'voc10', voc07: 'voc07', 'voc07-darknet': 'voc07-darknet', coco101: 'coco101', coco: 'AP@[.5:.95]' };
 
 function pct(v: number, width = 7): string {
   return (Number.isFinite(v) ? `${(v * 100).toFixed(2)}%` : '-').padStart(width);
@@ -234,6 +261,31 @@ function matchingText(e: Evaluation, iou: number): string {
   return e.matching === 'voc'
     ? `VOC devkit matching (a detection is a TP when its best IoU > ${at} is with a truth not yet taken)`
     : `COCO matching (a detection takes the free truth of highest IoU >= ${at})`;
+}
+
+/** COCOeval's summary as printed lines (the 12 numbers in its order; '-' where it has -1). */
+function cocoSummaryLines(s: NonNullable<Evaluation['coco']>): string[] {
+  const [m1, m10, m] = s.maxDets;
+  const rows: [string, string, string, number][] = [
+    ['AP', '0.50:0.95', 'all', m],
+    ['AP', '0.50', 'all', m],
+    ['AP', '0.75', 'all', m],
+    ['AP', '0.50:0.95', 'small', m],
+    ['AP', '0.50:0.95', 'medium', m],
+    ['AP', '0.50:0.95', 'large', m],
+    ['AR', '0.50:0.95', 'all', m1],
+    ['AR', '0.50:0.95', 'all', m10],
+    ['AR', '0.50:0.95', 'all', m],
+    ['AR', '0.50:0.95', 'small', m],
+    ['AR', '0.50:0.95', 'medium', m],
+    ['AR', '0.50:0.95', 'large', m],
+  ];
+  const out = ['COCOeval summary (areas in pixels: small <= 32^2, medium 32^2..96^2, large >= 96^2):'];
+  rows.forEach(([what, iou, area, dets], k) => {
+    const v = s[COCO_SUMMARY_KEYS[k]!];
+    out.push(`  ${what} IoU=${iou.padEnd(9)} area=${area.padEnd(6)} maxDets=${String(dets).padEnd(4)} ${Number.isFinite(v) ? v.toFixed(4) : '-'}`);
+  });
+  return out;
 }
 
 /** The printed report of `detector map` (evaluations of the same detections, one per definition). */
@@ -259,6 +311,7 @@ export function formatMapReport(evals: readonly Evaluation[], names: readonly st
   for (const e of evals) {
     if (e.definition === 'coco') {
       lines.push(`AP@[.50:.95] (COCO) = ${e.map.toFixed(4)} (${pct(e.map, 0)}), AP50 = ${e.mapPerIou[0]!.toFixed(4)}, AP75 = ${e.mapPerIou[5]!.toFixed(4)}`);
+      if (e.coco !== undefined) lines.push(...cocoSummaryLines(e.coco));
     } else {
       lines.push(`mAP@${iou.toFixed(2)} (${e.definition}) = ${e.map.toFixed(4)} (${pct(e.map, 0)})`);
     }
@@ -278,6 +331,8 @@ function evaluationJson(e: Evaluation, names: readonly string[]): unknown {
     matching: e.matching,
     iouThresholds: e.iouThresholds,
     confThreshold: e.confThreshold,
+    maxDetections: Number.isFinite(e.maxDetections) ? e.maxDetections : null,
+    ...(e.coco !== undefined ? { coco: e.coco } : {}),
     map: e.map,
     mapPerIou: e.mapPerIou,
     precision: e.precision,
@@ -332,19 +387,27 @@ export async function detectorMap(argv: string[], io: CommandIO = processIO, hoo
         device: { type: 'string' },
         width: { type: 'string' },
         height: { type: 'string' },
+        'max-dets': { type: 'string' },
+        gt: { type: 'string' },
+        results: { type: 'string' },
+        names: { type: 'string' },
       },
       true,
     );
-    positionalCount(positionals, ['data', 'cfg', 'weights']);
-    const [dataFile, cfgFile, weightsFile] = positionals as [string, string, string];
     const confThresh = floatArg(values, 'thresh', 0.25, 0, 1);
     const iou = floatArg(values, 'iou', 0.5, 0, 1);
-    const ap = stringArg(values, 'ap') ?? 'voc10';
-    if (!(AP_CHOICES as readonly string[]).includes(ap)) throw new UsageError(`--ap must be one of ${AP_CHOICES.join(', ')}, got '${ap}'`);
-    const definitions: ApDefinition[] = ap === 'all' ? ['voc10', 'voc07', 'coco101', 'coco'] : [ap as ApDefinition];
+    const definitions = apArg(values);
+    const maxDets = intArg(values, 'max-dets', 1, 1e9);
+    const jsonFile = stringArg(values, 'json');
+    if (values['gt'] !== undefined || values['results'] !== undefined) {
+      await scoreFiles(values, positionals, io, { definitions, confThresh, iou, ...(maxDets === undefined ? {} : { maxDets }), ...(jsonFile === undefined ? {} : { jsonFile }) });
+      return;
+    }
+    if (values['names'] !== undefined) throw new UsageError('--names applies to scoring VOC files (--gt ROOT:SET --results DIR)');
+    positionalCount(positionals, ['data', 'cfg', 'weights']);
+    const [dataFile, cfgFile, weightsFile] = positionals as [string, string, string];
     const split = splitArg(values, 'valid');
     const strict = values['strict'] === true;
-    const jsonFile = stringArg(values, 'json');
     const detThresh = floatArg(values, 'det-thresh', VALID_THRESH, 0, 1);
     const nms = floatArg(values, 'nms', VALID_NMS, 0, 1);
     const batch = intArg(values, 'batch', 1, 4096) ?? DEFAULT_EVAL_BATCH;
@@ -361,14 +424,17 @@ export async function detectorMap(argv: string[], io: CommandIO = processIO, hoo
     const t0 = performance.now();
     const dets = await detectImages(src, items, { thresh: detThresh, nms, batch, onProgress: progress(io, 'map') });
     const seconds = (performance.now() - t0) / 1000;
-    const evals = definitions.map((definition) => evaluateImageDetections(dets, items, { classes: config.classes, definition, iouThresh: iou, reportThresh: confThresh }));
+    const evals = definitions.map((definition) =>
+      evaluateImageDetections(dets, items, { classes: config.classes, definition, iouThresh: iou, reportThresh: confThresh, ...(maxDets === undefined ? {} : { maxDetections: maxDets }) }),
+    );
 
     const gt = items.reduce((s, it) => s + it.boxes.length, 0);
     const n = countDetections(dets);
     const head =
       `detector map: ${items.length} images (${split} split of ${dataFile}), ${gt} ground-truth boxes, ${config.classes} classes; ` +
       `${n.scored} detections (candidates > ${detThresh}, nms ${nms}) in ${seconds.toFixed(2)} s\n` +
-      (report.issues.length > 0 ? `label problems: ${report.skippedLabels} label lines and ${report.skippedImages} images skipped (listed on stderr)\n` : '');
+      (report.issues.length > 0 ? `label problems: ${report.skippedLabels} label lines and ${report.skippedImages} images skipped (listed on stderr)\n` : '') +
+      keptLine(evals);
     io.out(`${head}\n${formatMapReport(evals, names, iou, confThresh)}`);
 
     if (jsonFile !== undefined) {
@@ -392,6 +458,61 @@ export async function detectorMap(argv: string[], io: CommandIO = processIO, hoo
       io.out(`wrote ${jsonFile}\n`);
     }
   });
+}
+
+/** The per-image limit of the evaluations that have one. */
+function keptLine(evals: readonly Evaluation[]): string {
+  const limits = evals.filter((e) => Number.isFinite(e.maxDetections)).map((e) => `${e.maxDetections} (${e.definition})`);
+  return limits.length > 0 ? `detections kept per image and class: ${limits.join(', ')}\n` : '';
+}
+
+/** What `detector map --gt --results` needs from the shared options. */
+interface ScoreOptions {
+  definitions: ApDefinition[];
+  confThresh: number;
+  iou: number;
+  maxDets?: number;
+  jsonFile?: string;
+}
+
+const DETECTING_OPTIONS = ['split', 'strict', 'det-thresh', 'nms', 'batch', 'device', 'width', 'height'];
+
+/** `detector map --gt ... --results ...`: scores result files (COCO JSON or VOC comp4) without a network. */
+async function scoreFiles(values: ArgValues, positionals: string[], io: CommandIO, o: ScoreOptions): Promise<void> {
+  const gtArg = stringArg(values, 'gt');
+  const resultsArg = stringArg(values, 'results');
+  if (gtArg === undefined || resultsArg === undefined) throw new UsageError('scoring result files needs both --gt and --results');
+  if (positionals.length > 0) throw new UsageError(`--gt/--results take no <data> <cfg> <weights>, got ${positionals.join(' ')}`);
+  for (const name of DETECTING_OPTIONS) if (values[name] !== undefined) throw new UsageError(`--${name} applies to detecting with a network, not to scoring --results`);
+  const coco = gtArg.toLowerCase().endsWith('.json');
+  const namesFile = stringArg(values, 'names');
+  if (coco && namesFile !== undefined) throw new UsageError('--names applies to VOC ground truth; COCO JSON names its categories');
+  const set: ScoringSet<unknown> = coco
+    ? (readCocoScoring(gtArg, resultsArg) as ScoringSet<unknown>)
+    : (readVocScoring(parseVocSetSpec(gtArg), resultsArg, namesFile === undefined ? undefined : readNames(namesFile)) as ScoringSet<unknown>);
+  const evals = o.definitions.map((definition) =>
+    evaluateScoringSet(set, { definition, iouThreshold: o.iou, confThreshold: o.confThresh, ...(o.maxDets === undefined ? {} : { maxDetections: o.maxDets }) }),
+  );
+  const special = coco ? set.truths.filter((t) => t.crowd === true).length : set.truths.filter((t) => t.difficult === true).length;
+  const head =
+    `detector map: ${set.detections.length} detections of ${resultsArg} scored against ${gtArg} (${coco ? 'COCO JSON' : 'VOC image set'}): ` +
+    `${set.images.length} images, ${set.truths.length} ground-truth boxes (${special} ${coco ? 'crowd' : 'difficult'}), ${set.names.length} classes; boxes compared as ${set.boxes.name}\n`;
+  io.out(`${head}${keptLine(evals)}\n${formatMapReport(evals, set.names, o.iou, o.confThresh)}`);
+  if (o.jsonFile !== undefined) {
+    const doc = {
+      gt: gtArg,
+      results: resultsArg,
+      format: set.format,
+      images: set.images.length,
+      groundTruth: set.truths.length,
+      detections: set.detections.length,
+      confThresh: o.confThresh,
+      iouThresh: o.iou,
+      evaluations: evals.map((e) => evaluationJson(e, set.names)),
+    };
+    await writeFileAtomic(o.jsonFile, `${JSON.stringify(doc, null, 1)}\n`);
+    io.out(`wrote ${o.jsonFile}\n`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
