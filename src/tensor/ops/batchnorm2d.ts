@@ -299,7 +299,6 @@ function batchnormParallel(
     ia[A0 + 6] = darknet ? 1 : 0;
     ia[A0 + 7] = weight ? 1 : 0;
     ia[A0 + 8] = bias ? 1 : 0;
-    ia[A0 + 9] = 0;
   });
   return true;
 }

@@ -248,17 +248,14 @@ function bnDarknetStats(m: MemoryViews, ia: Int32Array, _fa: Float64Array, start
 /**
  * y = normalised x for channels [start, end) of float32 data, with the per-channel statistics the
  * serial kernel computed (float64 scratch: mean, den or scale, gamma, beta per channel at `st`, 4C
- * values). ia: x, y, N, C, HW, st (float64 index), darknet (1/0), hasWeight, hasBias, leaky (1/0).
+ * values). ia: x, y, N, C, HW, st (float64 index), darknet (1/0), hasWeight, hasBias.
  * darknet: v = f(f(x − mean)/den), then f(v·γ), f(v + β); pytorch: (x − mean)·scale + β in double.
- * With `leaky` the result goes through Darknet's leaky (x > 0 ? x : f(slope·x), slope = fa[0]) before
- * the store: the same two roundings as BN then a separate activation.
  */
-function bnNormalize(m: MemoryViews, ia: Int32Array, fa: Float64Array, start: number, end: number): void {
+function bnNormalize(m: MemoryViews, ia: Int32Array, _fa: Float64Array, start: number, end: number): void {
   const a = m.f32;
   const st = m.f64;
   const xo = ia[A0]!, yo = ia[A0 + 1]!, N = ia[A0 + 2]!, C = ia[A0 + 3]!, HW = ia[A0 + 4]!, so = ia[A0 + 5]!;
-  const darknet = ia[A0 + 6]! !== 0, hasW = ia[A0 + 7]! !== 0, hasB = ia[A0 + 8]! !== 0, leaky = ia[A0 + 9]! !== 0;
-  const slope = fa[0]!;
+  const darknet = ia[A0 + 6]! !== 0, hasW = ia[A0 + 7]! !== 0, hasB = ia[A0 + 8]! !== 0;
   for (let c = start; c < end; c++) {
     const mean = st[so + 4 * c]!, den = st[so + 4 * c + 1]!, g = st[so + 4 * c + 2]!, beta = st[so + 4 * c + 3]!;
     for (let b = 0; b < N; b++) {
@@ -269,13 +266,10 @@ function bnNormalize(m: MemoryViews, ia: Int32Array, fa: Float64Array, start: nu
           let v = f(f(a[xb + k]! - mean) / den);
           if (hasW) v = f(v * g);
           if (hasB) v = f(v + beta);
-          a[yb + k] = leaky ? (v > 0 ? v : slope * v) : v;
+          a[yb + k] = v;
         }
       } else {
-        for (let k = 0; k < HW; k++) {
-          const v = f((a[xb + k]! - mean) * den + beta);
-          a[yb + k] = leaky ? (v > 0 ? v : slope * v) : v;
-        }
+        for (let k = 0; k < HW; k++) a[yb + k] = (a[xb + k]! - mean) * den + beta;
       }
     }
   }
