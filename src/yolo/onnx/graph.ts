@@ -15,7 +15,7 @@ type Onnx = typeof OnnxNamespace;
 let loaded: Onnx | null = null;
 
 /** The compiled onnx.proto messages (loaded on first use, so importing tsgrad does not load protobufjs). */
-export function onnxProto(): Onnx {
+function onnxProto(): Onnx {
   if (loaded === null) loaded = (createRequire(import.meta.url)('onnx-proto') as { onnx: Onnx }).onnx;
   return loaded;
 }

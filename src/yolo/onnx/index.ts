@@ -11,5 +11,5 @@ export {
   type OnnxModel,
 } from './export.js';
 export { ACTIVATION_EXPORTERS, exportActivation, type ActivationExportOptions } from './activations.js';
-export { GraphBuilder, irVersionFor, onnxProto, type Attr, type ValueSpec } from './graph.js';
+export { GraphBuilder, irVersionFor, type Attr, type ValueSpec } from './graph.js';
 export { exportLayer, LAYER_EXPORTERS, type LayerExportContext, type LayerExporter, type LayerExportOptions } from './layers.js';
