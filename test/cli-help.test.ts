@@ -8,6 +8,7 @@ import { join } from 'node:path';
 
 import type { CommandGroup, CommandSpec } from '../src/cli/args.js';
 import { classifierGroup } from '../src/cli/classifier-commands.js';
+import { buildNativeSpec } from '../src/cli/build-native.js';
 import { checkRefsSpec } from '../src/cli/check-refs.js';
 import { darknetGroup } from '../src/cli/darknet-commands.js';
 import { dataGroup } from '../src/cli/data-commands.js';
@@ -16,7 +17,7 @@ import { infoSpec } from '../src/cli/info.js';
 import { REPO_ROOT, tsgrad, tsgradAsync } from './helpers/cli.js';
 
 const GROUPS: CommandGroup[] = [detectorGroup, classifierGroup, darknetGroup, dataGroup];
-const SINGLE: CommandSpec[] = [checkRefsSpec, infoSpec];
+const SINGLE: CommandSpec[] = [checkRefsSpec, infoSpec, buildNativeSpec];
 const ALL: CommandSpec[] = [...GROUPS.flatMap((g) => g.subcommands.map((s) => s.command)), ...SINGLE];
 
 /** Help text must not send the reader outside the repository: no ../, no absolute paths, only files that exist. */
@@ -37,7 +38,7 @@ test('tsgrad --version prints the package version and exits 0', () => {
 test('tsgrad --help lists every command with one line and the exit codes; tsgrad alone prints it on stderr and exits 2', () => {
   const r = tsgrad(['--help']);
   assert.equal(r.code, 0, r.stderr);
-  for (const name of ['detector', 'classifier', 'darknet', 'data', 'check-refs', 'info']) assert.match(r.stdout, new RegExp(`^  ${name} +\\S`, 'm'), name);
+  for (const name of ['detector', 'classifier', 'darknet', 'data', 'check-refs', 'info', 'build-native']) assert.match(r.stdout, new RegExp(`^  ${name} +\\S`, 'm'), name);
   assert.match(r.stdout.replace(/\s+/g, ' '), /exit codes: 0 done, 1 the job failed, 2 usage error, 3 the --device asked for is not available here, 130 training interrupted/);
   assertCitesOnlyRepoFiles(r.stdout, 'tsgrad --help');
   const bare = tsgrad([]);

@@ -45,7 +45,7 @@ test('info prints the devices, the NVIDIA driver, the CUDA runtime, the addon wi
   const r = tsgrad(['info']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^tsgrad \d+\.\d+\.\d+, node v\d+/);
-  for (const d of info.devices) assert.match(r.stdout, new RegExp(`^  ${d.name} +${d.available ? 'available' : 'unavailable: '}`, 'm'));
+  for (const d of info.devices) assert.match(r.stdout, new RegExp(`^device ${d.name}: ${d.available ? 'available' : 'unavailable \\('}`, 'm'));
   assert.match(r.stdout, /^ {2}driver {9}\S/m);
   assert.match(r.stdout, /^ {2}CUDA runtime {3}\S/m);
   if (info.cuda.addonError === null) assert.ok(r.stdout.includes(`  addon          build/Release/tsgrad_cuda.node, kernels for ${info.cuda.architectures.join(', ')}`), r.stdout);
@@ -61,7 +61,7 @@ const noDriver = !existsSync('/proc/driver/nvidia') && info.cuda.addonError === 
 
 test('on a machine without an NVIDIA driver, cuda is unavailable because "no NVIDIA driver found", not "driver version is insufficient"', { skip: !noDriver && 'this machine has an NVIDIA driver (or no CUDA addon)' }, () => {
   const r = tsgrad(['info']);
-  assert.match(r.stdout, /^ {2}cuda +unavailable: no NVIDIA driver found \(libcuda\.so\.1 cannot be loaded and \/proc\/driver\/nvidia does not exist; the CUDA runtime says cuda\w+ \(\d+\)\)$/m);
+  assert.match(r.stdout, /^device cuda: unavailable \(no NVIDIA driver found \(libcuda\.so\.1 cannot be loaded and \/proc\/driver\/nvidia does not exist; the CUDA runtime says cuda\w+ \(\d+\)\)\)$/m);
   assert.match(r.stdout, /^ {2}driver {9}no NVIDIA driver found/m);
   assert.doesNotMatch(r.stdout, /driver version is insufficient/i);
 });

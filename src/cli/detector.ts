@@ -7,39 +7,20 @@
 // array order, and the boxes with their labels drawn onto the image (an SVG overlay composited with
 // sharp), written to --out. --json writes the detections in the JSON layout of AlexeyAB's -out.
 
-import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
+import { basename, extname } from 'node:path';
 import sharp from 'sharp';
 
 import { noGrad } from '../autograd/grad-mode.js';
 import { scope } from '../tensor/memory.js';
-import { toPixelCorners } from '../yolo/box.js';
 import { floatImageToU8, formatForFile, loadImage, writeFileAtomic, type FloatImage } from '../yolo/data/image.js';
-import { detectionsReport } from '../yolo/nms.js';
+import { detectionLines, readClassNames, selectDetections, type DrawnDetection } from '../yolo/detect.js';
 import { networkBoxes } from '../yolo/net/detections.js';
 import { inputTensor, prepareImage } from '../yolo/net/input.js';
 import { openNetwork } from '../yolo/net/network.js';
 import { processIO, runCommand, runGroup, sizeOverrides, UsageError, type CommandIO, type ParsedArgs } from './args.js';
 import { detectorGroup, testSpec } from './detector-commands.js';
 
-/** One drawn box: its classes above the threshold (with names and probabilities) and pixel corners. */
-export interface DrawnDetection {
-  index: number;
-  classes: number[];
-  names: string[];
-  probs: number[];
-  left: number;
-  top: number;
-  right: number;
-  bottom: number;
-  /** The box relative to the image: centre and size in [0, 1]. */
-  relative: { x: number; y: number; w: number; h: number };
-}
-
-/** Darknet's printed lines for a box: "<name>: <percent>%", plus the box in pixels. */
-export function detectionLines(d: DrawnDetection): string[] {
-  return d.classes.map((_, k) => `${d.names[k]}: ${(d.probs[k]! * 100).toFixed(0)}%  box ${d.left},${d.top},${d.right},${d.bottom}`);
-}
+export { detectionLines, readClassNames, selectDetections, type DrawnDetection };
 
 /** `tsgrad detector <subcommand> ...`. */
 export async function detectorCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
@@ -132,79 +113,6 @@ export async function testBody(a: ParsedArgs, io: CommandIO): Promise<void> {
     await writeFileAtomic(jsonFile, `${JSON.stringify(frames, null, 1)}\n`);
     io.out(`wrote ${jsonFile}\n`);
   }
-}
-
-/**
- * NMS, then Darknet's draw_detections selection: for every box (post-NMS array order) the classes with
- * prob > thresh; the label joins their names; one printed line per class with the box in pixels.
- */
-export function selectDetections(
-  dets: Parameters<typeof detectionsReport>[0],
-  classes: number,
-  nms: number,
-  thresh: number,
-  names: readonly string[],
-  imageW: number,
-  imageH: number,
-): DrawnDetection[] {
-  const report = detectionsReport(dets, classes, nms, 'sort');
-  const byIndex = new Map(report.post_nms.map((b) => [b.index, b]));
-  const t = Math.fround(thresh);
-  const drawn: DrawnDetection[] = [];
-  for (const index of report.post_nms_array_order) {
-    const b = byIndex.get(index)!;
-    const hit: number[] = [];
-    for (let c = 0; c < classes; c++) if (b.prob[c]! > t) hit.push(c);
-    if (hit.length === 0) continue;
-    const [x, y, w, h] = b.bbox;
-    const px = toPixelCorners({ x, y, w, h }, imageW, imageH);
-    drawn.push({
-      index,
-      relative: { x, y, w, h },
-      classes: hit,
-      names: hit.map((c) => names[c]!),
-      probs: hit.map((c) => b.prob[c]!),
-      left: px.x1,
-      top: px.y1,
-      right: px.x2,
-      bottom: px.y2,
-    });
-  }
-  return drawn;
-}
-
-/** Class names from a .names file, or from the names= (else labels=, as Darknet's classifier) entry of a .data file. */
-export function readClassNames(file: string): string[] {
-  const text = readText(file, 'class names');
-  if (extname(file).toLowerCase() !== '.data') return splitNames(text);
-  const entries: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    const m = /^\s*(names|labels)\s*=\s*(.*?)\s*$/.exec(line);
-    if (m) entries[m[1]!] = m[2]!;
-  }
-  const namesPath = entries['names'] || entries['labels'] || null;
-  if (namesPath === null) throw new Error(`${file}: no 'names=' (or 'labels=') entry`);
-  // Darknet opens the path relative to its working directory; also try next to the .data file and one
-  // folder up (where a cfg/ folder's data/ sibling lives).
-  const dir = dirname(resolve(file));
-  const candidates = isAbsolute(namesPath) ? [namesPath] : [resolve(namesPath), join(dir, namesPath), join(dir, '..', namesPath)];
-  const found = candidates.find((p) => existsSync(p));
-  if (found === undefined) throw new Error(`${file}: names file '${namesPath}' not found (looked at ${candidates.join(', ')})`);
-  return splitNames(readText(found, 'class names'));
-}
-
-function readText(file: string, what: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new Error(`${file}: cannot read the ${what}: ${(e as Error).message}`);
-  }
-}
-
-function splitNames(text: string): string[] {
-  const lines = text.split(/\r?\n/).map((s) => s.trim());
-  while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  return lines;
 }
 
 function outputName(out: string, image: string): string {

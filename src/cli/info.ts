@@ -93,11 +93,10 @@ async function infoBody(a: ParsedArgs, io: CommandIO): Promise<number> {
     io.out(`${JSON.stringify({ tsgrad: version, node: process.version, platform: `${process.platform}-${process.arch}`, devices, cuda: report }, null, 1)}\n`);
     return EXIT.ok;
   }
-  const lines = [`tsgrad ${version}, node ${process.version}, ${process.platform}-${process.arch}`, '', 'devices:'];
-  const w = Math.max(...devices.map((d) => d.name.length)) + 2;
+  const lines = [`tsgrad ${version}, node ${process.version}, ${process.platform}-${process.arch}`, ''];
   for (const d of devices) {
     const what = d.name === 'cuda-emu' ? ' (the CUDA kernels compiled for the host, one thread)' : '';
-    lines.push(`  ${d.name.padEnd(w)}${d.available ? `available${what}; ${d.dtypes.join(', ')}; ${d.kernels} kernels` : `unavailable: ${d.reason}`}`);
+    lines.push(`device ${d.name}: ${d.available ? `available${what}; dtypes ${d.dtypes.join(', ')}; ${d.kernels} kernels` : `unavailable (${d.reason})`}`);
   }
   const dr = report.driver;
   lines.push('', 'NVIDIA / CUDA:');

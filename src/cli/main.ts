@@ -16,6 +16,7 @@ const COMMANDS: Record<string, Entry> = {
   data: { group: async () => (await import('./data-commands.js')).dataGroup },
   'check-refs': { command: async () => (await import('./check-refs.js')).checkRefsSpec },
   info: { command: async () => (await import('./info.js')).infoSpec },
+  'build-native': { command: async () => (await import('./build-native.js')).buildNativeSpec },
 };
 
 /** Register another command (a group of subcommands or a single command). */

@@ -12,7 +12,7 @@
 //   * every entry throws an Error whose message starts with its name (and names the CUDA error when
 //     there is one); launches are asynchronous, memcpyDtoH and synchronize wait.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -186,6 +186,17 @@ export function nativeRoot(): string {
 
 const loads = new Map<AddonVariant, AddonLoad>();
 
+/** Why scripts/install.js did not build `variant`, from the build/native-status.json it writes (null: no record). */
+function buildRecord(variant: AddonVariant): string | null {
+  try {
+    const status = JSON.parse(readFileSync(join(nativeRoot(), 'build', 'native-status.json'), 'utf8')) as { notBuilt?: Record<string, string> };
+    const why = status.notBuilt?.[variant === 'emu' ? 'cuda-emu' : 'cuda'];
+    return typeof why === 'string' ? why : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Load (once) build/Release/tsgrad_<variant>.node; never throws. */
 export function loadAddon(variant: AddonVariant): AddonLoad {
   const hit = loads.get(variant);
@@ -193,12 +204,8 @@ export function loadAddon(variant: AddonVariant): AddonLoad {
   const path = join(nativeRoot(), 'build', 'Release', `tsgrad_${variant}.node`);
   let result: AddonLoad;
   if (!existsSync(path)) {
-    result = {
-      variant,
-      addon: null,
-      path,
-      reason: `native addon ${path} was not built (${variant === 'cuda' ? 'needs nvcc' : 'needs a C++ compiler and cmake'}; run \`node scripts/install.js\`)`,
-    };
+    const why = buildRecord(variant) ?? (variant === 'cuda' ? 'needs nvcc' : 'needs a C++ compiler and cmake');
+    result = { variant, addon: null, path, reason: `native addon not built: ${why}; build it with \`npx tsgrad build-native\`` };
   } else {
     try {
       const addon = createRequire(import.meta.url)(path) as NativeAddon;
