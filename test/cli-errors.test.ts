@@ -55,6 +55,22 @@ test('typos of options, Darknet flags, subcommands, commands and devices get "di
   });
 });
 
+test('an option missing its value, a switch given one, or a value out of range is a one-line usage error naming the option', async () => {
+  const cases: [string[], string][] = [
+    [['detector', 'map', 'a', 'b', 'c', '--thresh'], "error: --thresh needs a value (T)"],
+    [['detector', 'map', 'a', 'b', 'c', '--thresh', '--iou', '0.5'], "error: --thresh needs a value (T)"],
+    [['detector', 'train', 'a', 'b', '--clear=yes'], "error: --clear is a switch and takes no value (got '--clear=yes')"],
+    [['detector', 'map', 'a', 'b', 'c', '-thresh'], 'error: -thresh needs a value (T)'],
+    [['detector', 'map', 'a', 'b', 'c', '--thresh=2'], "error: --thresh must be a number in [0, 1], got '2'"],
+  ];
+  const runs = await Promise.all(cases.map(([argv]) => tsgradAsync(argv)));
+  cases.forEach(([argv, line], k) => {
+    assert.equal(runs[k]!.code, 2, argv.join(' '));
+    assert.equal(runs[k]!.stderr.split('\n')[0], line, argv.join(' '));
+    assert.equal(runs[k]!.stderr.trimEnd().split('\n').length, 2, runs[k]!.stderr);
+  });
+});
+
 test("detector test takes Darknet's -thresh, -ext_output, -out (JSON), -dont_show, -width/-height as tsgrad's options", () => {
   const png = join(dir, 'pred.png');
   const json = join(dir, 'pred.json');

@@ -65,7 +65,8 @@ export class TrainReporter {
   ) {
     this.status = new StatusLine(io);
     this.quiet = opts.quiet;
-    this.logEvery = opts.logEvery ?? (io.outTTY === true ? 0 : 1);
+    // Iteration lines by default only where no status line shows the progress on the same terminal.
+    this.logEvery = opts.logEvery ?? (io.outTTY === true && io.errTTY === true ? 0 : 1);
   }
 
   /** A message of the trainer (always shown). */
