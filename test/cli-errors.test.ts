@@ -100,8 +100,8 @@ test("detector map takes -thresh, -iou_thresh, -points 0|11|101 and -dont_show; 
     tsgradAsync(['detector', 'calc_anchors', synth.dataFile, '-num_of_clusters', '2', '-width', '64', '-height', '64']),
   ]);
   assert.equal(map.code, 0, map.stderr);
-  assert.match(map.stdout, /^AP definition: VOC2007 11-point AP/m);
-  assert.match(map.stdout, /^mAP@0\.60 \(voc07\) = /m);
+  assert.match(map.stdout, /^AP definition: VOC2007 11-point AP at Darknet's recall points k\/10/m);
+  assert.match(map.stdout, /^mAP@0\.60 \(voc07-darknet\) = /m);
   assert.match(map.stdout, /^for conf_thresh = 0\.3, precision = /m);
   assert.equal(pts.code, 2);
   assert.match(pts.stderr, /^error: -points 7: the values tsgrad maps are 0, 11, 101$/m);

@@ -13,10 +13,11 @@ import { checkRefsSpec } from '../src/cli/check-refs.js';
 import { darknetGroup } from '../src/cli/darknet-commands.js';
 import { dataGroup } from '../src/cli/data-commands.js';
 import { detectorGroup } from '../src/cli/detector-commands.js';
+import { exportGroup } from '../src/cli/export-commands.js';
 import { infoSpec } from '../src/cli/info.js';
 import { REPO_ROOT, tsgrad, tsgradAsync } from './helpers/cli.js';
 
-const GROUPS: CommandGroup[] = [detectorGroup, classifierGroup, darknetGroup, dataGroup];
+const GROUPS: CommandGroup[] = [detectorGroup, classifierGroup, darknetGroup, dataGroup, exportGroup];
 const SINGLE: CommandSpec[] = [checkRefsSpec, infoSpec, buildNativeSpec];
 const ALL: CommandSpec[] = [...GROUPS.flatMap((g) => g.subcommands.map((s) => s.command)), ...SINGLE];
 
@@ -38,7 +39,7 @@ test('tsgrad --version prints the package version and exits 0', () => {
 test('tsgrad --help lists every command with one line and the exit codes; tsgrad alone prints it on stderr and exits 2', () => {
   const r = tsgrad(['--help']);
   assert.equal(r.code, 0, r.stderr);
-  for (const name of ['detector', 'classifier', 'darknet', 'data', 'check-refs', 'info', 'build-native']) assert.match(r.stdout, new RegExp(`^  ${name} +\\S`, 'm'), name);
+  for (const name of ['detector', 'classifier', 'darknet', 'data', 'export', 'check-refs', 'info', 'build-native']) assert.match(r.stdout, new RegExp(`^  ${name} +\\S`, 'm'), name);
   assert.match(r.stdout.replace(/\s+/g, ' '), /exit codes: 0 done, 1 the job failed, 2 usage error, 3 the --device asked for is not available here, 130 training interrupted/);
   assertCitesOnlyRepoFiles(r.stdout, 'tsgrad --help');
   const bare = tsgrad([]);
@@ -111,7 +112,14 @@ test("each command's --help lists the Darknet flags it accepts, with what they m
   assert.match(t, /-ext_output +accepted, no effect: the box of every detection is always printed/);
   assert.match(t, /-gpus 0 += --device cuda \(one GPU for now: only -gpus 0\)/);
   const m = tsgrad(['detector', 'map', '--help']).stdout;
-  assert.match(m, /-points N +0 = --ap voc10, 11 = --ap voc07, 101 = --ap coco101/);
+  assert.match(m, /-points N +0 = --ap voc10, 11 = --ap voc07-darknet, 101 = --ap coco101/);
   assert.match(m, /-iou_thresh T += --iou T/);
   assert.match(tsgrad(['detector', 'calc_anchors', '--help']).stdout, /-num_of_clusters N += --num N/);
+});
+
+test("export onnx --help states the exporter's own opset range and default", async () => {
+  const { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } = await import('../src/yolo/onnx/export.js');
+  const r = tsgrad(['export', 'onnx', '--help']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout.replace(/\s+/g, ' '), new RegExp(`--opset K ONNX opset, ${MIN_OPSET}\\.\\.${MAX_OPSET} \\(default ${DEFAULT_OPSET}\\)`));
 });

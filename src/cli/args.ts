@@ -98,6 +98,10 @@ export interface CommandSpec {
   readonly summary: string;
   /** What it does, printed after the usage line. */
   readonly description?: string;
+  /** The arguments part of the usage line, where the positionals alone do not say it (default: from them). */
+  readonly synopsis?: string;
+  /** Other forms of the command line, shown under the usage line (the words after `tsgrad`). */
+  readonly alsoUsage?: readonly string[];
   readonly positionals?: readonly PositionalSpec[];
   readonly options: Readonly<Record<string, OptionSpec>>;
   readonly darknet?: Readonly<Record<string, DarknetFlag>>;
@@ -453,12 +457,12 @@ export function usageLine(spec: CommandSpec): string {
   const req = Object.entries(spec.options)
     .filter(([, o]) => o.required)
     .map(([n, o]) => optionLabel(n, o));
-  return ['usage: tsgrad', spec.path, positionalSynopsis(spec), ...req, '[options]'].filter((s) => s !== '').join(' ');
+  return ['usage: tsgrad', spec.path, spec.synopsis ?? positionalSynopsis(spec), ...req, '[options]'].filter((s) => s !== '').join(' ');
 }
 
 /** The whole --help text of a command. */
 export function helpText(spec: CommandSpec): string {
-  const parts = [usageLine(spec)];
+  const parts = [usageLine(spec), ...(spec.alsoUsage ?? []).map((u) => `       tsgrad ${u}`)];
   parts.push('', wrap(spec.description ?? spec.summary, WIDTH, 0));
   const pos = spec.positionals ?? [];
   if (pos.length > 0) parts.push('', 'arguments:', table(pos.map((p) => [p.optional ? `[${p.name}]` : `<${p.name}>`, p.help])));

@@ -123,19 +123,27 @@ export const validSpec: CommandSpec = {
   },
 };
 
-export const AP_CHOICES = ['voc07', 'voc10', 'coco101', 'coco', 'all'] as const;
+export const AP_CHOICES = ['voc07', 'voc07-darknet', 'voc10', 'coco101', 'coco', 'all'] as const;
 
 export const mapSpec: CommandSpec = {
   path: 'detector map',
-  summary: 'per-class AP, mAP, precision/recall/F1 and TP/FP/FN of a split',
+  summary: 'per-class AP, mAP, precision/recall/F1 and TP/FP/FN of a split (or of result files)',
   description:
     "AlexeyAB's detector map. Detects on the split (candidates above --det-thresh, do_nms_sort at --nms) and prints per-class AP " +
-    'with TP/FP, the mAP at --iou, and precision/recall/F1, TP/FP/FN and average IoU of the detections with score >= --thresh.',
-  positionals: [DATA, CFG, WEIGHTS],
+    'with TP/FP, the mAP at --iou, and precision/recall/F1, TP/FP/FN and average IoU of the detections with score >= --thresh. ' +
+    'With --gt and --results no network runs: the result files are scored against the annotations.',
+  synopsis: '<data> <cfg> <weights>',
+  alsoUsage: ['detector map --gt instances.json --results results.json [options]', 'detector map --gt VOC_ROOT:SET --results DIR [--names FILE] [options]'],
+  positionals: [
+    { ...DATA, optional: true, help: `${DATA.help}; not with --gt/--results` },
+    { ...CFG, optional: true },
+    { ...WEIGHTS, optional: true },
+  ],
   options: {
     thresh: { type: 'string', value: 'T', default: 0.25, help: 'confidence threshold of precision/recall/F1, TP/FP/FN and the per-class TP/FP' },
     iou: { type: 'string', value: 'T', default: 0.5, help: 'IoU a detection needs to match a truth' },
-    ap: { type: 'string', value: 'DEF', default: 'voc10', help: `AP definition: ${AP_CHOICES.join(', ')} (see below)` },
+    ap: { type: 'string', value: 'DEF', default: 'voc10', help: `AP definition: ${AP_CHOICES.join(', ')}, or several comma-separated (see below)` },
+    'max-dets': { type: 'string', value: 'N', defaultText: '100 for coco101/coco, as COCOeval, else all', help: 'keep the N top-scored detections per image and class' },
     split: { type: 'string', value: 'valid|train', default: 'valid', help: 'which list of the .data file' },
     strict: { type: 'boolean', help: 'a bad label line is an error (default: reported as file:line and skipped)' },
     json: { type: 'string', value: 'FILE', defaultText: 'not written', help: 'write every number as JSON' },
@@ -145,22 +153,29 @@ export const mapSpec: CommandSpec = {
     device: DEVICE_OPTION,
     width: WIDTH_OPTION,
     height: HEIGHT_OPTION,
+    gt: { type: 'string', value: 'FILE|ROOT:SET', defaultText: 'detect with the network', help: 'ground truth to score --results against: a COCO instances JSON (iscrowd, area) or a VOC image set (ROOT/ImageSets/Main/SET.txt, ROOT/Annotations/*.xml with difficult)' },
+    results: { type: 'string', value: 'FILE|DIR', defaultText: 'detect with the network', help: 'COCO: a JSON array of {image_id, category_id, bbox [x,y,w,h], score}; VOC: a folder of comp4_det_test_<class>.txt' },
+    names: { type: 'string', value: 'FILE', defaultText: "VOC's 20 classes", help: 'class names of VOC --gt/--results scoring' },
   },
   darknet: {
     thresh: same('thresh', 'T'),
     iou_thresh: same('iou', 'T'),
-    points: mapped('points', 'ap', 'N', { '0': 'voc10', '11': 'voc07', '101': 'coco101' }),
+    points: mapped('points', 'ap', 'N', { '0': 'voc10', '11': 'voc07-darknet', '101': 'coco101' }),
     ...NO_WINDOW_FLAGS,
     ...SIZE_FLAGS,
     ...DEVICE_FLAGS,
   },
   notes: `AP definitions (--ap):
-  --ap  voc10    VOC2010+ all-point AP (area under the interpolated curve), VOC matching (default)
-        voc07    VOC2007 11-point AP, VOC matching
-        coco101  COCO 101-point AP at --iou, COCO matching
-        coco     COCO AP@[.50:.05:.95] (101-point), with AP50 and AP75
-        all      every definition above side by side
-Classes without ground truth are left out of the mAP (and said so).`,
+  --ap  voc10          VOC2010+ all-point AP (area under the interpolated curve), VOC matching (default)
+        voc07          VOC2007 11-point AP at the devkit's recall points (voc_eval.py), VOC matching
+        voc07-darknet  VOC2007 11-point AP at Darknet's recall points k/10, VOC matching
+        coco101        COCO 101-point AP at --iou, COCO matching
+        coco           COCO AP@[.50:.05:.95] (101-point) and COCOeval's 12-number summary
+        all            every definition above side by side (or name several: --ap voc10,coco)
+Scoring files: COCO boxes are compared as pycocotools does (category ids of --gt); VOC boxes as voc_eval.py
+does (1-based pixels, widths + 1).
+Classes without ground truth are left out of the mAP (and said so). docs/SCORING.md: the definitions and how
+they agree with COCOeval and the VOC devkit.`,
 };
 
 export const anchorsSpec: CommandSpec = {

@@ -2,7 +2,8 @@
 //   valid         detections of a split written as VOC comp4 files and COCO JSON (Darknet's
 //                 `detector valid`)
 //   map           per-class AP, mAP, P/R/F1 and TP/FP/FN at a confidence threshold, average IoU
-//                 (AlexeyAB's `detector map`), under a named AP definition
+//                 (AlexeyAB's `detector map`), under a named AP definition; with --gt/--results it
+//                 scores result files against COCO JSON or VOC annotations as COCOeval / voc_eval.py do
 //   calc-anchors  k-means++ anchors (1 − IoU) of the train labels (AlexeyAB's `detector calc_anchors`)
 // Their arguments and options are defined in detector-commands.ts. The library behind them is src/yolo/eval.ts (detection pipeline, file formats) and src/yolo/map.ts
 // (matching and AP). Exit codes: 0 done, 1 the inputs are wrong (bad data, cfg, labels with --strict),
@@ -29,7 +30,9 @@ import {
   type BoxSource,
   type ImageDetections,
 } from '../yolo/eval.js';
-import type { ApDefinition, Evaluation } from '../yolo/map.js';
+import { COCO_SUMMARY_KEYS, type ApDefinition, type Evaluation } from '../yolo/map.js';
+import { evaluateScoringSet, readCocoScoring, readVocScoring, type ScoringSet } from '../yolo/scoring-files.js';
+import { parseVocSetSpec } from '../yolo/data/voc.js';
 import { openNetwork } from '../yolo/net/network.js';
 import { Rng } from '../tensor/random.js';
 import { processIO, runCommand, sizeOverrides, UsageError, type CommandIO, type ParsedArgs } from './args.js';
@@ -145,15 +148,28 @@ export async function validBody(a: ParsedArgs, io: CommandIO, hooks: EvalHooks =
 // ---------------------------------------------------------------------------------------------
 // detector map
 
+const ALL_DEFINITIONS: readonly ApDefinition[] = ['voc10', 'voc07', 'voc07-darknet', 'coco101', 'coco'];
+
+/** --ap: one definition, a comma-separated list of them, or all. */
+function apArg(a: ParsedArgs): ApDefinition[] {
+  const names = a.string('ap').split(',');
+  for (const n of names) {
+    if (!(AP_CHOICES as readonly string[]).includes(n)) throw new UsageError(`--ap must be one of ${AP_CHOICES.join(', ')} (or a comma-separated list), got '${n}'`);
+  }
+  const defs = names.includes('all') ? ALL_DEFINITIONS.slice() : (names as ApDefinition[]);
+  return defs.filter((d, k) => defs.indexOf(d) === k);
+}
+
 /** Name of each definition in the printed report. */
 export const AP_TITLES: Readonly<Record<ApDefinition, string>> = {
   voc10: 'VOC2010+ all-point AP (area under the interpolated precision-recall curve at every recall)',
-  voc07: 'VOC2007 11-point AP (mean interpolated precision at recall 0, 0.1, ..., 1)',
+  voc07: "VOC2007 11-point AP (mean interpolated precision at the devkit's recall points np.arange(0, 1.1, 0.1))",
+  'voc07-darknet': "VOC2007 11-point AP at Darknet's recall points k/10",
   coco101: 'COCO 101-point AP (mean interpolated precision at recall 0, 0.01, ..., 1)',
   coco: 'COCO AP@[.50:.05:.95] (101-point AP averaged over IoU 0.50, 0.55, ..., 0.95)',
 };
 
-const AP_SHORT: Readonly<Record<ApDefinition, string>> = { voc10: 'voc10', voc07: 'voc07', coco101: 'coco101', coco: 'AP@[.5:.95]' };
+const AP_SHORT: Readonly<Record<ApDefinition, string>> = { voc10: 'voc10', voc07: 'voc07', 'voc07-darknet': 'voc07-darknet', coco101: 'coco101', coco: 'AP@[.5:.95]' };
 
 function pct(v: number, width = 7): string {
   return (Number.isFinite(v) ? `${(v * 100).toFixed(2)}%` : '-').padStart(width);
@@ -164,6 +180,31 @@ function matchingText(e: Evaluation, iou: number): string {
   return e.matching === 'voc'
     ? `VOC devkit matching (a detection is a TP when its best IoU > ${at} is with a truth not yet taken)`
     : `COCO matching (a detection takes the free truth of highest IoU >= ${at})`;
+}
+
+/** COCOeval's summary as printed lines (the 12 numbers in its order; '-' where it has -1). */
+function cocoSummaryLines(s: NonNullable<Evaluation['coco']>): string[] {
+  const [m1, m10, m] = s.maxDets;
+  const rows: [string, string, string, number][] = [
+    ['AP', '0.50:0.95', 'all', m],
+    ['AP', '0.50', 'all', m],
+    ['AP', '0.75', 'all', m],
+    ['AP', '0.50:0.95', 'small', m],
+    ['AP', '0.50:0.95', 'medium', m],
+    ['AP', '0.50:0.95', 'large', m],
+    ['AR', '0.50:0.95', 'all', m1],
+    ['AR', '0.50:0.95', 'all', m10],
+    ['AR', '0.50:0.95', 'all', m],
+    ['AR', '0.50:0.95', 'small', m],
+    ['AR', '0.50:0.95', 'medium', m],
+    ['AR', '0.50:0.95', 'large', m],
+  ];
+  const out = ['COCOeval summary (areas in pixels: small <= 32^2, medium 32^2..96^2, large >= 96^2):'];
+  rows.forEach(([what, iou, area, dets], k) => {
+    const v = s[COCO_SUMMARY_KEYS[k]!];
+    out.push(`  ${what} IoU=${iou.padEnd(9)} area=${area.padEnd(6)} maxDets=${String(dets).padEnd(4)} ${Number.isFinite(v) ? v.toFixed(4) : '-'}`);
+  });
+  return out;
 }
 
 /** The printed report of `detector map` (evaluations of the same detections, one per definition). */
@@ -189,6 +230,7 @@ export function formatMapReport(evals: readonly Evaluation[], names: readonly st
   for (const e of evals) {
     if (e.definition === 'coco') {
       lines.push(`AP@[.50:.95] (COCO) = ${e.map.toFixed(4)} (${pct(e.map, 0)}), AP50 = ${e.mapPerIou[0]!.toFixed(4)}, AP75 = ${e.mapPerIou[5]!.toFixed(4)}`);
+      if (e.coco !== undefined) lines.push(...cocoSummaryLines(e.coco));
     } else {
       lines.push(`mAP@${iou.toFixed(2)} (${e.definition}) = ${e.map.toFixed(4)} (${pct(e.map, 0)})`);
     }
@@ -208,6 +250,8 @@ function evaluationJson(e: Evaluation, names: readonly string[]): unknown {
     matching: e.matching,
     iouThresholds: e.iouThresholds,
     confThreshold: e.confThreshold,
+    maxDetections: Number.isFinite(e.maxDetections) ? e.maxDetections : null,
+    ...(e.coco !== undefined ? { coco: e.coco } : {}),
     map: e.map,
     mapPerIou: e.mapPerIou,
     precision: e.precision,
@@ -250,16 +294,20 @@ export async function detectorMap(argv: string[], io: CommandIO = processIO, hoo
 }
 
 export async function mapBody(a: ParsedArgs, io: CommandIO, hooks: EvalHooks = {}): Promise<void> {
-  const dataFile = a.positional('data')!;
-  const cfgFile = a.positional('cfg')!;
-  const weightsFile = a.positional('weights')!;
   const confThresh = a.float('thresh', 0, 1);
   const iou = a.float('iou', 0, 1);
-  const ap = a.choice('ap', AP_CHOICES);
-  const definitions: ApDefinition[] = ap === 'all' ? ['voc10', 'voc07', 'coco101', 'coco'] : [ap];
+  const definitions = apArg(a);
+  const maxDets = a.optionalInt('max-dets', 1, 1e9);
+  const jsonFile = a.optionalString('json');
+  if (a.given('gt') || a.given('results')) {
+    await scoreFiles(a, io, { definitions, confThresh, iou, ...(maxDets === undefined ? {} : { maxDets }), ...(jsonFile === undefined ? {} : { jsonFile }) });
+    return;
+  }
+  if (a.given('names')) throw new UsageError('--names applies to scoring VOC files (--gt ROOT:SET --results DIR)');
+  if (a.positionals.length !== 3) throw new UsageError(`expected <data> <cfg> <weights>, got ${a.positionals.length} argument${a.positionals.length === 1 ? '' : 's'}`);
+  const [dataFile, cfgFile, weightsFile] = a.positionals as [string, string, string];
   const split = splitArg(a);
   const strict = a.flag('strict');
-  const jsonFile = a.optionalString('json');
   const detThresh = a.float('det-thresh', 0, 1);
   const nms = a.float('nms', 0, 1);
   const batch = a.int('batch', 1, 4096);
@@ -277,14 +325,17 @@ export async function mapBody(a: ParsedArgs, io: CommandIO, hooks: EvalHooks = {
   const progress = loopProgress(io, 'map');
   const dets = await detectImages(src, items, { thresh: detThresh, nms, batch, onProgress: progress.update }).finally(progress.end);
   const seconds = (performance.now() - t0) / 1000;
-  const evals = definitions.map((definition) => evaluateImageDetections(dets, items, { classes: config.classes, definition, iouThresh: iou, reportThresh: confThresh }));
+  const evals = definitions.map((definition) =>
+    evaluateImageDetections(dets, items, { classes: config.classes, definition, iouThresh: iou, reportThresh: confThresh, ...(maxDets === undefined ? {} : { maxDetections: maxDets }) }),
+  );
 
   const gt = items.reduce((s, it) => s + it.boxes.length, 0);
   const n = countDetections(dets);
   const head =
     `detector map: ${items.length} images (${split} split of ${dataFile}), ${gt} ground-truth boxes, ${config.classes} classes; ` +
     `${n.scored} detections (candidates > ${detThresh}, nms ${nms}) in ${seconds.toFixed(2)} s\n` +
-    (report.issues.length > 0 ? `label problems: ${report.skippedLabels} label lines and ${report.skippedImages} images skipped (listed on stderr)\n` : '');
+    (report.issues.length > 0 ? `label problems: ${report.skippedLabels} label lines and ${report.skippedImages} images skipped (listed on stderr)\n` : '') +
+    keptLine(evals);
   io.out(`${head}\n${formatMapReport(evals, names, iou, confThresh)}`);
 
   if (jsonFile !== undefined) {
@@ -306,6 +357,61 @@ export async function mapBody(a: ParsedArgs, io: CommandIO, hooks: EvalHooks = {
     };
     await writeFileAtomic(jsonFile, `${JSON.stringify(doc, null, 1)}\n`);
     io.out(`wrote ${jsonFile}\n`);
+  }
+}
+
+/** The per-image limit of the evaluations that have one. */
+function keptLine(evals: readonly Evaluation[]): string {
+  const limits = evals.filter((e) => Number.isFinite(e.maxDetections)).map((e) => `${e.maxDetections} (${e.definition})`);
+  return limits.length > 0 ? `detections kept per image and class: ${limits.join(', ')}\n` : '';
+}
+
+/** What `detector map --gt --results` needs from the shared options. */
+interface ScoreOptions {
+  definitions: ApDefinition[];
+  confThresh: number;
+  iou: number;
+  maxDets?: number;
+  jsonFile?: string;
+}
+
+const DETECTING_OPTIONS = ['split', 'strict', 'det-thresh', 'nms', 'batch', 'device', 'width', 'height'];
+
+/** `detector map --gt ... --results ...`: scores result files (COCO JSON or VOC comp4) without a network. */
+async function scoreFiles(a: ParsedArgs, io: CommandIO, o: ScoreOptions): Promise<void> {
+  const gtArg = a.optionalString('gt');
+  const resultsArg = a.optionalString('results');
+  if (gtArg === undefined || resultsArg === undefined) throw new UsageError('scoring result files needs both --gt and --results');
+  if (a.positionals.length > 0) throw new UsageError(`--gt/--results take no <data> <cfg> <weights>, got ${a.positionals.join(' ')}`);
+  for (const name of DETECTING_OPTIONS) if (a.given(name)) throw new UsageError(`--${name} applies to detecting with a network, not to scoring --results`);
+  const coco = gtArg.toLowerCase().endsWith('.json');
+  const namesFile = a.optionalString('names');
+  if (coco && namesFile !== undefined) throw new UsageError('--names applies to VOC ground truth; COCO JSON names its categories');
+  const set: ScoringSet<unknown> = coco
+    ? (readCocoScoring(gtArg, resultsArg) as ScoringSet<unknown>)
+    : (readVocScoring(parseVocSetSpec(gtArg), resultsArg, namesFile === undefined ? undefined : readNames(namesFile)) as ScoringSet<unknown>);
+  const evals = o.definitions.map((definition) =>
+    evaluateScoringSet(set, { definition, iouThreshold: o.iou, confThreshold: o.confThresh, ...(o.maxDets === undefined ? {} : { maxDetections: o.maxDets }) }),
+  );
+  const special = coco ? set.truths.filter((t) => t.crowd === true).length : set.truths.filter((t) => t.difficult === true).length;
+  const head =
+    `detector map: ${set.detections.length} detections of ${resultsArg} scored against ${gtArg} (${coco ? 'COCO JSON' : 'VOC image set'}): ` +
+    `${set.images.length} images, ${set.truths.length} ground-truth boxes (${special} ${coco ? 'crowd' : 'difficult'}), ${set.names.length} classes; boxes compared as ${set.boxes.name}\n`;
+  io.out(`${head}${keptLine(evals)}\n${formatMapReport(evals, set.names, o.iou, o.confThresh)}`);
+  if (o.jsonFile !== undefined) {
+    const doc = {
+      gt: gtArg,
+      results: resultsArg,
+      format: set.format,
+      images: set.images.length,
+      groundTruth: set.truths.length,
+      detections: set.detections.length,
+      confThresh: o.confThresh,
+      iouThresh: o.iou,
+      evaluations: evals.map((e) => evaluationJson(e, set.names)),
+    };
+    await writeFileAtomic(o.jsonFile, `${JSON.stringify(doc, null, 1)}\n`);
+    io.out(`wrote ${o.jsonFile}\n`);
   }
 }
 

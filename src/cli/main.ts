@@ -14,6 +14,7 @@ const COMMANDS: Record<string, Entry> = {
   classifier: { group: async () => (await import('./classifier-commands.js')).classifierGroup },
   darknet: { group: async () => (await import('./darknet-commands.js')).darknetGroup },
   data: { group: async () => (await import('./data-commands.js')).dataGroup },
+  export: { group: async () => (await import('./export-commands.js')).exportGroup },
   'check-refs': { command: async () => (await import('./check-refs.js')).checkRefsSpec },
   info: { command: async () => (await import('./info.js')).infoSpec },
   'build-native': { command: async () => (await import('./build-native.js')).buildNativeSpec },

@@ -56,3 +56,4 @@ export { DetectorTrainer, darknetOptimizer, netSchedule, trainDetector, type Tra
 export { classifierAccuracy, trainClassifier, type TrainClassifierOptions, type TrainClassifierResult } from './train/classifier-trainer.js';
 export { preciseBatchNorm } from './train/precise-bn.js';
 export { renderTrainingChart, writeTrainingChart, type TrainingChartData, type TrainingChartOptions } from './train/chart.js';
+export { exportOnnx, exportOnnxModel, writeOnnxFile, OnnxExportError, type OnnxExportOptions, type OnnxModel } from './onnx/index.js';
