@@ -418,14 +418,15 @@ const WIDTH = 100;
 export function wrap(text: string, width: number, indent: number): string {
   const out: string[] = [];
   for (const para of text.split('\n')) {
-    let line = '';
-    for (const w of para.split(/ +/)) {
-      if (line !== '' && line.length + 1 + w.length > width) {
+    // Split at single spaces so that runs of spaces inside a line (quoted output) are kept.
+    let line: string | null = null;
+    for (const w of para.split(' ')) {
+      if (line !== null && line !== '' && line.length + 1 + w.length > width) {
         out.push(line);
         line = w;
-      } else line = line === '' ? w : `${line} ${w}`;
+      } else line = line === null ? w : `${line} ${w}`;
     }
-    out.push(line);
+    out.push(line ?? '');
   }
   return out.join(`\n${' '.repeat(indent)}`);
 }
