@@ -349,7 +349,7 @@ test('bad command lines exit 2 with the usage; --help exits 0', async () => {
     [detectorMap, ['--gt', 'a.json', '--results', 'r.json', '--names', 'x.names'], /--names applies to VOC ground truth/],
     [detectorMap, ['a.data', 'b.cfg', 'c.weights', '--thresh', '2'], /--thresh must be a number in \[0, 1\]/],
     [detectorMap, ['a.data', 'b.cfg', 'c.weights', '--split', 'test'], /--split must be train or valid/],
-    [detectorValid, ['a.data', 'b.cfg', 'c.weights', '--bogus'], /Unknown option '--bogus'/],
+    [detectorValid, ['a.data', 'b.cfg', 'c.weights', '--bogus'], /unknown option '--bogus'/],
     [detectorValid, ['a.data', 'b.cfg', 'c.weights', '--batch', '0'], /--batch must be in 1\.\.4096/],
     [detectorCalcAnchors, ['a.data'], /--num is required/],
     [detectorCalcAnchors, ['a.data', '--num', 'x'], /--num must be a non-negative integer/],

@@ -7,29 +7,31 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { EXIT, processIO, runCommand, type Command, type CommandIO } from './args.js';
+
 /** The installed package's root (the folder holding scripts/install.js). */
 function packageRoot(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 }
 
-export async function buildNativeCommand(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(`usage: tsgrad build-native
-  Builds build/Release/tsgrad_emu.node (needs a C++ compiler and cmake) and tsgrad_cuda.node (also nvcc)
-  inside the tsgrad package, then says which devices were built and why not the others.
-  Environment: TSGRAD_CUDA=0 (emulation only), TSGRAD_CUDA_ARCH=native (only the local GPU's architecture),
-  CUDACXX=/path/to/nvcc, CXX=/path/to/c++, TSGRAD_BUILD_JOBS=n.`);
-    return 0;
-  }
-  if (argv.length > 0) {
-    console.error(`tsgrad build-native: unexpected argument '${argv[0]}' (see tsgrad build-native --help)`);
-    return 2;
-  }
-  const script = join(packageRoot(), 'scripts', 'install.js');
-  if (!existsSync(script)) {
-    console.error(`tsgrad build-native: ${script} is missing from this installation`);
-    return 1;
-  }
-  const r = spawnSync(process.execPath, [script], { stdio: 'inherit', env: { ...process.env, TSGRAD_NATIVE: 'required' } });
-  return r.status ?? 1;
+export const buildNativeSpec: Command = {
+  path: 'build-native',
+  summary: 'build the native addon (cuda-emu, cuda) of this installation',
+  description:
+    'Builds build/Release/tsgrad_emu.node (needs a C++ compiler and cmake) and tsgrad_cuda.node (also nvcc) inside the tsgrad ' +
+    'package, then says which devices were built and why not the others.',
+  options: {},
+  notes:
+    'Environment: TSGRAD_CUDA=0 (emulation only), TSGRAD_CUDA_ARCH=native (only the local GPU\'s architecture), ' +
+    'CUDACXX=/path/to/nvcc, CXX=/path/to/c++, TSGRAD_BUILD_JOBS=n.',
+  run: async () => {
+    const script = join(packageRoot(), 'scripts', 'install.js');
+    if (!existsSync(script)) throw new Error(`${script} is missing from this installation`);
+    const r = spawnSync(process.execPath, [script], { stdio: 'inherit', env: { ...process.env, TSGRAD_NATIVE: 'required' } });
+    return r.status ?? EXIT.failed;
+  },
+};
+
+export async function buildNativeCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
+  return runCommand(buildNativeSpec, argv, io);
 }

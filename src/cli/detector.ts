@@ -1,10 +1,11 @@
-// `tsgrad detector test <data-or-names> <cfg> <weights> <image...>`: Darknet's `detector test`.
+// `tsgrad detector test <data-or-names> <cfg> <weights> <image...>`: Darknet's `detector test`, and the
+// `tsgrad detector` entry point (the subcommands are defined in detector-commands.ts).
 //
 // For each image: letterbox ([region] nets) or resize ([detection] nets, as yolo.c), one forward pass,
 // get_network_boxes(thresh, hier 0.5, relative), do_nms_sort(nms), then Darknet's draw_detections:
 // one printed line per (box, class) whose probability is above the threshold, in Darknet's post-NMS
 // array order, and the boxes with their labels drawn onto the image (an SVG overlay composited with
-// sharp), written to --out.
+// sharp), written to --out. --json writes the detections in the JSON layout of AlexeyAB's -out.
 
 import { basename, extname } from 'node:path';
 import sharp from 'sharp';
@@ -16,76 +17,102 @@ import { detectionLines, readClassNames, selectDetections, type DrawnDetection }
 import { networkBoxes } from '../yolo/net/detections.js';
 import { inputTensor, prepareImage } from '../yolo/net/input.js';
 import { openNetwork } from '../yolo/net/network.js';
-import { deviceArg, dispatchSubcommand, floatArg, intArg, parseCommandArgs, processIO, runCommand, stringArg, UsageError, type CommandIO, type Subcommand } from './darknet.js';
-
-const USAGE = `usage: tsgrad detector test <data-or-names> <cfg> <weights> <image...>
-                           [--thresh 0.5] [--nms 0.45] [--device cpu|cuda|cuda-emu] [--out predictions.png]
-                           [--width W] [--height H]
-  <data-or-names>  a Darknet .data file (its names= entry) or a .names file (one class name per line)
-  Prints "<class>: <prob>%  box left,top,right,bottom" (pixels of the original image) for every
-  detection above --thresh after NMS, and draws them into --out (.png or .jpg). With several images
-  the output name gets "-<image name>" before its extension.`;
+import { processIO, runCommand, runGroup, sizeOverrides, UsageError, type CommandIO, type ParsedArgs } from './args.js';
+import { detectorGroup, testSpec } from './detector-commands.js';
 
 export { detectionLines, readClassNames, selectDetections, type DrawnDetection };
 
-/** detector subcommand → handler (each in its own file, loaded on demand). */
-const SUBCOMMANDS: Record<string, () => Promise<Subcommand>> = {
-  test: async () => detectorTest,
-  train: async () => (await import('./detector-train.js')).detectorTrain,
-  valid: async () => (await import('./detector-eval.js')).detectorValid,
-  map: async () => (await import('./detector-eval.js')).detectorMap,
-  calc_anchors: async () => (await import('./detector-eval.js')).detectorCalcAnchors,
-};
-
+/** `tsgrad detector <subcommand> ...`. */
 export async function detectorCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
-  return dispatchSubcommand('detector', SUBCOMMANDS, argv, io, USAGE);
+  return runGroup(detectorGroup, argv, io);
 }
 
-/** `detector test`: see the file comment. */
-export async function detectorTest(rest: string[], io: CommandIO = processIO): Promise<number> {
-  return runCommand(rest, io, USAGE, async () => {
-    const { values, positionals } = parseCommandArgs(
-      rest,
-      { thresh: { type: 'string' }, nms: { type: 'string' }, device: { type: 'string' }, out: { type: 'string' }, width: { type: 'string' }, height: { type: 'string' } },
-      true,
+/** `detector test` on an argument list (see testSpec). */
+export async function detectorTest(argv: string[], io: CommandIO = processIO): Promise<number> {
+  return runCommand(testSpec, argv, io, (a) => testBody(a, io));
+}
+
+/** One image's entry of the --json file (the layout of AlexeyAB's `detector test -out`). */
+interface JsonFrame {
+  frame_id: number;
+  filename: string;
+  objects: { class_id: number; name: string; relative_coordinates: { center_x: number; center_y: number; width: number; height: number }; confidence: number }[];
+}
+
+export async function testBody(a: ParsedArgs, io: CommandIO): Promise<void> {
+  const dataFile = a.positional('data-or-names')!;
+  const cfgFile = a.positional('cfg')!;
+  const weightsFile = a.positional('weights')!;
+  const images = a.rest('image');
+  const thresh = a.float('thresh', 0, 1);
+  const nms = a.float('nms', 0, 1);
+  const out = a.string('out');
+  try {
+    formatForFile(out);
+  } catch (e) {
+    throw new UsageError(`--out: ${(e as Error).message}`);
+  }
+  const jsonFile = a.optionalString('json');
+  const size = sizeOverrides(a);
+  const device = await a.device();
+
+  const names = readClassNames(dataFile);
+  const net = openNetwork(cfgFile, weightsFile, { device, ...size }).eval();
+  const frames: JsonFrame[] = [];
+
+  for (const [k, image] of images.entries()) {
+    const im = await loadImage(image);
+    const input = prepareImage(net, im);
+    const t0 = performance.now();
+    const { boxes, best } = scope(() =>
+      noGrad(() => {
+        const outs = net.forward(inputTensor(net, input));
+        const boxes = networkBoxes(net, outs, { thresh, imageW: im.width, imageH: im.height });
+        // The strongest class probability of any box, for the message when nothing passes the threshold.
+        let best = { prob: 0, cls: -1 };
+        for (const d of networkBoxes(net, outs, { thresh: 0, imageW: im.width, imageH: im.height }).detections) {
+          d.prob.forEach((p, c) => {
+            if (p > best.prob) best = { prob: p, cls: c };
+          });
+        }
+        return { boxes, best };
+      }),
     );
-    if (positionals.length < 4) throw new UsageError(`expected <data-or-names> <cfg> <weights> <image...>, got ${positionals.length} arguments`);
-    const [dataFile, cfgFile, weightsFile, ...images] = positionals as [string, string, string, ...string[]];
-    const thresh = floatArg(values, 'thresh', 0.5, 0, 1);
-    const nms = floatArg(values, 'nms', 0.45, 0, 1);
-    const out = stringArg(values, 'out') ?? 'predictions.png';
-    try {
-      formatForFile(out);
-    } catch (e) {
-      throw new UsageError(`--out: ${(e as Error).message}`);
-    }
-    const width = intArg(values, 'width', 1, 1 << 16);
-    const height = intArg(values, 'height', 1, 1 << 16);
-    const device = await deviceArg(values);
-
-    const names = readClassNames(dataFile);
-    const net = openNetwork(cfgFile, weightsFile, {
-      device,
-      ...(width === undefined ? {} : { width }),
-      ...(height === undefined ? {} : { height }),
-    }).eval();
-
-    for (const image of images) {
-      const im = await loadImage(image);
-      const input = prepareImage(net, im);
-      const t0 = performance.now();
-      const boxes = scope(() => noGrad(() => networkBoxes(net, net.forward(inputTensor(net, input)), { thresh, imageW: im.width, imageH: im.height })));
-      const ms = performance.now() - t0;
-      if (names.length < boxes.classes) throw new Error(`${dataFile}: ${names.length} class names, but the network predicts ${boxes.classes} classes`);
-      const drawn = selectDetections(boxes.detections, boxes.classes, nms, thresh, names, im.width, im.height);
-      const lines = [`${image}: Predicted in ${ms.toFixed(0)} ms.`];
-      for (const d of drawn) lines.push(...detectionLines(d));
+    const ms = performance.now() - t0;
+    if (names.length < boxes.classes) throw new Error(`${dataFile}: ${names.length} class names, but the network predicts ${boxes.classes} classes`);
+    const drawn = selectDetections(boxes.detections, boxes.classes, nms, thresh, names, im.width, im.height);
+    const lines = [`${image}: Predicted in ${ms.toFixed(0)} ms.`];
+    for (const d of drawn) lines.push(...detectionLines(d));
+    frames.push({
+      frame_id: k + 1,
+      filename: image,
+      objects: drawn.flatMap((d) =>
+        d.classes.map((c, j) => ({
+          class_id: c,
+          name: d.names[j]!,
+          relative_coordinates: { center_x: d.relative.x, center_y: d.relative.y, width: d.relative.w, height: d.relative.h },
+          confidence: d.probs[j]!,
+        })),
+      ),
+    });
+    if (drawn.length === 0) {
+      const strongest = best.cls < 0 ? 'every class probability is 0' : `the strongest is ${names[best.cls]} at ${(best.prob * 100).toFixed(1)}%`;
+      const why =
+        net.header.seen === 0
+          ? `; the weights have seen no training image (header seen = 0): random or untrained weights detect nothing`
+          : '; a lower --thresh shows weaker ones';
+      lines.push(`no detection above --thresh ${thresh} (${strongest})${why}. No image written.`);
+    } else {
       const file = images.length === 1 ? out : outputName(out, image);
       await writeFileAtomic(file, await drawDetections(im, drawn, boxes.classes, formatForFile(file)));
       lines.push(`wrote ${file}`);
-      io.out(`${lines.join('\n')}\n`);
     }
-  });
+    io.out(`${lines.join('\n')}\n`);
+  }
+  if (jsonFile !== undefined) {
+    await writeFileAtomic(jsonFile, `${JSON.stringify(frames, null, 1)}\n`);
+    io.out(`wrote ${jsonFile}\n`);
+  }
 }
 
 function outputName(out: string, image: string): string {

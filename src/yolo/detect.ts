@@ -38,6 +38,8 @@ export interface DrawnDetection {
   top: number;
   right: number;
   bottom: number;
+  /** The box relative to the image: centre and size in [0, 1] (AlexeyAB's JSON relative_coordinates). */
+  relative: { x: number; y: number; w: number; h: number };
 }
 
 /** Darknet's printed lines for a box: "<name>: <percent>%  box left,top,right,bottom". */
@@ -71,6 +73,7 @@ export function selectDetections(
     const px = toPixelCorners({ x, y, w, h }, imageW, imageH);
     drawn.push({
       index,
+      relative: { x, y, w, h },
       classes: hit,
       names: hit.map((c) => names[c] ?? String(c)),
       probs: hit.map((c) => b.prob[c]!),
@@ -83,16 +86,20 @@ export function selectDetections(
   return drawn;
 }
 
-/** Class names from a .names file (one per line), or from the names= entry of a Darknet .data file. */
+/**
+ * Class names from a .names file (one per line), or from the names= entry of a Darknet .data file (else
+ * its labels= entry, as Darknet's classifier reads it).
+ */
 export function readClassNames(file: string): string[] {
   const text = readText(file, 'class names');
   if (extname(file).toLowerCase() !== '.data') return splitNames(text);
-  let namesPath: string | null = null;
+  const entries: Record<string, string> = {};
   for (const line of text.split(/\r?\n/)) {
-    const m = /^\s*names\s*=\s*(.*?)\s*$/.exec(line);
-    if (m) namesPath = m[1]!;
+    const m = /^\s*(names|labels)\s*=\s*(.*?)\s*$/.exec(line);
+    if (m) entries[m[1]!] = m[2]!;
   }
-  if (namesPath === null || namesPath === '') throw new Error(`${file}: no 'names=' entry`);
+  const namesPath = entries['names'] || entries['labels'] || null;
+  if (namesPath === null) throw new Error(`${file}: no 'names=' (or 'labels=') entry`);
   // Darknet opens the path relative to its working directory; also try next to the .data file and one
   // folder up (where a cfg/ folder's data/ sibling lives).
   const dir = dirname(resolve(file));

@@ -38,6 +38,19 @@ export interface NativeDeviceInfo {
   runtimeVersion: number;
 }
 
+/** What `systemInfo()` reports beside info() (native/addon.cc). */
+export interface NativeSystemInfo {
+  /** Whether libcuda.so.1 (the NVIDIA user-space driver the CUDA runtime loads) can be loaded, and why not. */
+  libcudaLoaded: boolean;
+  libcudaError: string;
+  /** Every device the runtime sees (empty when it sees none). */
+  devices: { index: number; name: string; computeCapability: string; totalMemory: number; multiProcessorCount: number }[];
+  /** The architectures the kernels were compiled for (CMake's CUDA_ARCHITECTURES, comma-separated; '' in the emulated build). */
+  cudaArchitectures: string;
+  /** CUDART_VERSION the addon was compiled against (0 in the emulated build). */
+  runtimeVersionBuilt: number;
+}
+
 export interface NativeMemoryStats {
   allocatedBytes: number;
   requestedBytes: number;
@@ -71,6 +84,7 @@ export interface NativeAddon {
   readonly variant: AddonVariant;
   readonly constants: NativeConstants;
   info(): NativeDeviceInfo;
+  systemInfo(): NativeSystemInfo;
   malloc(bytes: number): P;
   free(ptr: P): void;
   memcpyHtoD(dst: P, dstByteOffset: number, src: ArrayBufferView): void;
