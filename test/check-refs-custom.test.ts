@@ -95,11 +95,13 @@ test(`--dtype float64 on a device without float64 says so once and exits 2${noF6
   const r = spawnSync(process.execPath, [CLI, 'check-refs', TORCH_REFS, '--device', noF64!.name, '--dtype', 'float64'], { encoding: 'utf8' });
   assert.equal(r.status, 2);
   assert.equal(r.stdout, '');
-  assert.equal(r.stderr.trim(), `check-refs: device '${noF64!.name}' stores no float64 (${noF64!.dtypes.join(', ')}); check it with --dtype float32`);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines[0], `error: device '${noF64!.name}' stores no float64 (${noF64!.dtypes.join(', ')}); check it with --dtype float32`);
+  assert.equal(lines.length, 2, 'the error and the usage line, nothing per case');
 });
 
 test('--runners with a module that cannot be loaded is a clear error', () => {
   const r = spawnSync(process.execPath, [CLI, 'check-refs', tmpdir(), '--runners', join(tmpdir(), 'no-such-runners.mjs')], { encoding: 'utf8' });
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /check-refs: --runners \S+no-such-runners\.mjs: /);
+  assert.match(r.stderr, /^error: --runners \S+no-such-runners\.mjs: Cannot find module/);
 });

@@ -1,64 +1,63 @@
-// `tsgrad check-refs <dir> [--device D] [--dtype float32|float64] [--runners module.js]`: run every PyTorch
-// reference case. --runners loads an ES module that registers runners for one's own ops (registerRefRunner)
-// or exports them as `runners` ({ op: runner }).
+// `tsgrad check-refs <dir>`: run every PyTorch reference case of a folder on a device. The checker
+// (src/refs/torch-refs.ts) is loaded when the command runs, so --help and usage errors stay fast.
+// --runners loads an ES module that registers runners for one's own ops (registerRefRunner) or exports
+// them as `runners` ({ op: runner }).
 
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import '../backends/cuda/index.js';
-import { getDevice } from '../tensor/device.js';
-import { registerRefRunner, type Runner } from '../refs/runners.js';
-import { caseFiles, checkCase, formatReport } from '../refs/torch-refs.js';
+import type { Runner } from '../refs/runners.js';
+import { EXIT, processIO, runCommand, UsageError, type Command, type CommandIO, type ParsedArgs } from './args.js';
 
 /** Import a module of runners: it registers them itself, or exports `runners` (also as the default export's). */
 async function loadRunners(path: string): Promise<void> {
-  const mod = (await import(pathToFileURL(resolve(path)).href)) as { runners?: unknown; default?: { runners?: unknown } };
+  let mod: { runners?: unknown; default?: { runners?: unknown } };
+  try {
+    mod = (await import(pathToFileURL(resolve(path)).href)) as typeof mod;
+  } catch (e) {
+    throw new UsageError(`--runners ${path}: ${(e as Error).message}`);
+  }
   const table = mod.runners ?? mod.default?.runners;
   if (table === undefined) return;
-  if (typeof table !== 'object' || table === null) throw new Error(`${path}: 'runners' must be an object { op: runner }`);
+  if (typeof table !== 'object' || table === null) throw new UsageError(`--runners ${path}: 'runners' must be an object { op: runner }`);
+  const { registerRefRunner } = await import('../refs/runners.js');
   for (const [op, runner] of Object.entries(table)) registerRefRunner(op, runner as Runner, { replace: true });
 }
-
-export const CHECK_REFS_USAGE = 'usage: tsgrad check-refs <dir> [--device cpu|cuda|cuda-emu] [--dtype float32|float64] [--runners module.js] [--quiet]';
 
 /** Tolerance factor per device: device kernels sum in a different order than the CPU backend. */
 const DEVICE_TOL: Record<string, number> = { cpu: 1, 'cuda-emu': 4, cuda: 4 };
 
-export async function checkRefsCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      device: { type: 'string', default: 'cpu' },
-      dtype: { type: 'string', default: 'float32' },
-      runners: { type: 'string', multiple: true, default: [] },
-      quiet: { type: 'boolean', default: false },
-    },
-  });
-  if (positionals.length !== 1) {
-    console.error(CHECK_REFS_USAGE);
-    return 2;
+export const checkRefsSpec: Command = {
+  path: 'check-refs',
+  summary: 'run PyTorch reference cases (<op>_<n>.json) and compare outputs and gradients',
+  description:
+    'Runs every reference case (<op>_<n>.json: inputs, outputs and input gradients computed by PyTorch in float64) of a folder with ' +
+    'tsgrad on a device, compares forward outputs and gradients, and prints one line per case and a summary. Exit code 1 when a case fails.',
+  positionals: [{ name: 'dir', help: 'folder of reference cases' }],
+  options: {
+    device: { type: 'string', value: 'D', default: 'cpu', help: 'cpu, cuda or cuda-emu' },
+    dtype: { type: 'string', value: 'float32|float64', default: 'float32', help: 'dtype the op runs in' },
+    runners: { type: 'string', value: 'FILE', multiple: true, help: 'ES module registering runners for one\'s own ops (see docs/GRADCHECK.md)' },
+    quiet: { type: 'boolean', help: 'print only failing and unsupported cases and the summary' },
+  },
+  run: async (a, io) => checkRefsBody(a, io),
+};
+
+export async function checkRefsCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
+  return runCommand(checkRefsSpec, argv, io);
+}
+
+async function checkRefsBody(a: ParsedArgs, io: CommandIO): Promise<number> {
+  const dtype = a.choice('dtype', ['float32', 'float64'] as const);
+  const device = await a.device();
+  const { getDevice } = await import('../tensor/device.js');
+  const stored = getDevice(device).dtypes;
+  if (dtype === 'float64' && !stored.includes('float64')) {
+    throw new UsageError(`device '${device}' stores no float64 (${stored.join(', ')}); check it with --dtype float32`);
   }
-  const dtype = values.dtype;
-  if (dtype !== 'float32' && dtype !== 'float64') {
-    console.error(`check-refs: --dtype must be float32 or float64, got '${dtype}'`);
-    return 2;
-  }
-  const device = values.device!;
-  const dev = getDevice(device);
-  if (dtype === 'float64' && !dev.dtypes.includes('float64')) {
-    console.error(`check-refs: device '${device}' stores no float64 (${dev.dtypes.join(', ')}); check it with --dtype float32`);
-    return 2;
-  }
-  for (const m of values.runners!) {
-    try {
-      await loadRunners(m);
-    } catch (e) {
-      console.error(`check-refs: --runners ${m}: ${(e as Error).message}`);
-      return 2;
-    }
-  }
-  const files = caseFiles(positionals[0]!);
+  await import('../index.js');
+  for (const m of a.list('runners')) await loadRunners(m);
+  const { caseFiles, checkCase, formatReport } = await import('../refs/torch-refs.js');
+  const files = caseFiles(a.positional('dir')!);
   let passed = 0;
   let failed = 0;
   let unsupported = 0;
@@ -67,8 +66,8 @@ export async function checkRefsCommand(argv: string[]): Promise<number> {
     if (r.status === 'pass') passed++;
     else if (r.status === 'FAIL') failed++;
     else unsupported++;
-    if (!values.quiet || r.status !== 'pass') console.log(formatReport(r));
+    if (!a.flag('quiet') || r.status !== 'pass') io.out(`${formatReport(r)}\n`);
   }
-  console.log(`check-refs (${device}, ${dtype}): ${passed} passed, ${failed} failed, ${unsupported} unsupported`);
-  return failed > 0 ? 1 : 0;
+  io.out(`check-refs (${device}, ${dtype}): ${passed} passed, ${failed} failed, ${unsupported} unsupported\n`);
+  return failed > 0 ? EXIT.failed : EXIT.ok;
 }

@@ -52,13 +52,13 @@ import { formatLossStats } from '../loss/stats.js';
 import { buildNetwork, type Network } from '../net/network.js';
 import { loadWeights, saveWeightsFile } from '../net/weights.js';
 import { writeTrainingChart } from './chart.js';
-import { formatProgress, LossAverage, ThroughputMeter } from './progress.js';
+import { float32Text, formatProgress, LossAverage, ThroughputMeter, type ProgressInfo, type TrainHooks } from './progress.js';
 import { preciseBatchNorm } from './precise-bn.js';
 
 export const TRAIN_STATE_KIND = 'tsgrad-detector-train-state';
 const STATE_VERSION = 1;
 
-export interface TrainDetectorOptions {
+export interface TrainDetectorOptions extends TrainHooks {
   /** cfg file and its text's overrides (batch, subdivisions, max_batches, learning_rate, width, ...). */
   cfgFile: string;
   overrides?: NetOverrides;
@@ -112,7 +112,7 @@ export interface TrainDetectorResult {
   avgLoss: number;
   /** Last mAP evaluated (NaN if none). */
   lastMap: number;
-  stopped: 'max_batches' | 'stop_after' | 'non_finite';
+  stopped: 'max_batches' | 'stop_after' | 'interrupted' | 'non_finite';
   /** The weights and state written last. */
   lastWeights: string | null;
   lastState: string | null;
@@ -335,7 +335,7 @@ export class DetectorTrainer {
     const startIteration = this.iteration;
     this.log(
       `training ${this.o.cfgFile} on ${this.net.device.name}: ${this.o.items.length} images, batch ${n.batch} = ${n.subdivisions} × ${n.miniBatch}, ` +
-        `${this.cfg.net.width}x${this.cfg.net.height}, iteration ${startIteration} → ${maxBatches}, lr ${n.learningRate} (${n.policy}${n.burnIn > 0 ? `, burn_in ${n.burnIn}` : ''}), ${n.adam ? 'adam' : `momentum ${n.momentum}, decay ${n.decay}`}`,
+        `${this.cfg.net.width}x${this.cfg.net.height}, iteration ${startIteration} → ${maxBatches}, lr ${float32Text(n.learningRate)} (${n.policy}${n.burnIn > 0 ? `, burn_in ${n.burnIn}` : ''}), ${n.adam ? 'adam' : `momentum ${float32Text(n.momentum)}, decay ${float32Text(n.decay)}`}`,
     );
     if (startIteration >= maxBatches) this.log(`iteration ${startIteration} >= max_batches ${maxBatches}: nothing to train (use --clear to restart the schedule)`);
     const loader = new BatchLoader(this.loaderOptions(startIteration));
@@ -353,11 +353,16 @@ export class DetectorTrainer {
       lastState = join(this.o.backupDir, `${this.base}_last.state`);
       await this.saveState(lastState);
       if (chart !== null) await writeTrainingChart(chart, { losses: this.history.losses, maps: this.history.maps, maxIterations: maxBatches, title: this.base });
+      this.o.checkpoint?.({ iteration: this.iteration, weights: w, state: lastState });
     };
     try {
       while (this.iteration < maxBatches) {
         if (this.o.stopAfter !== undefined && this.iteration - startIteration >= this.o.stopAfter) {
           stopped = 'stop_after';
+          break;
+        }
+        if (this.o.stop?.aborted) {
+          stopped = 'interrupted';
           break;
         }
         const t0 = performance.now();
@@ -417,26 +422,26 @@ export class DetectorTrainer {
             await saveWeightsFile(this.net, join(this.o.backupDir, `${this.base}_best.weights`), { ...this.net.header, seen: this.seen });
           }
         }
-        this.log(
-          formatProgress({
-            iteration: this.iteration,
-            maxIterations: maxBatches,
-            loss,
-            avgLoss: avg,
-            lr,
-            imagesPerSecond: meter.imagesPerSecond,
-            secondsPerIteration: meter.secondsPerIteration,
-            seen: this.seen,
-            extra,
-          }),
-        );
+        const info: ProgressInfo = {
+          iteration: this.iteration,
+          maxIterations: maxBatches,
+          loss,
+          avgLoss: avg,
+          lr,
+          imagesPerSecond: meter.imagesPerSecond,
+          secondsPerIteration: meter.secondsPerIteration,
+          seen: this.seen,
+          extra,
+        };
+        if (this.o.progress) this.o.progress(info);
+        else this.log(formatProgress(info));
         const atEnd = this.iteration >= maxBatches;
         if (this.iteration % saveEvery === 0 || atEnd) {
           await save(atEnd);
           this.lastSavedIteration = this.iteration;
         }
       }
-      if (stopped === 'stop_after') {
+      if (stopped === 'stop_after' || stopped === 'interrupted') {
         await save(false);
         this.lastSavedIteration = this.iteration;
       }
