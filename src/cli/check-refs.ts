@@ -36,7 +36,7 @@ export const checkRefsSpec: Command = {
   options: {
     device: { type: 'string', value: 'D', default: 'cpu', help: 'cpu, cuda or cuda-emu' },
     dtype: { type: 'string', value: 'float32|float64', default: 'float32', help: 'dtype the op runs in' },
-    runners: { type: 'string', value: 'FILE', multiple: true, help: 'ES module registering runners for one\'s own ops (see docs/GRADCHECK.md)' },
+    runners: { type: 'string', value: 'FILE', multiple: true, defaultText: 'none', help: 'ES module registering runners for one\'s own ops (see docs/GRADCHECK.md)' },
     quiet: { type: 'boolean', help: 'print only failing and unsupported cases and the summary' },
   },
   run: async (a, io) => checkRefsBody(a, io),
