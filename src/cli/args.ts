@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 
 import { getDevice } from '../tensor/device.js';
+import { DEFAULT_MAX_PIXELS } from '../io/input.js';
 
 /** Where a command prints (stdout for results, stderr for errors); defaults to the process streams. */
 export interface CommandIO {
@@ -49,10 +50,31 @@ export async function dispatchSubcommand(
   return (await load())(rest, io);
 }
 
+/**
+ * `--name -5` → `--name=-5` for the string options of `options`, so that a negative number given to a
+ * numeric option reaches its range check ("must be in 1..65536, got -5") instead of parseArgs'
+ * "argument is ambiguous".
+ */
+export function attachNegativeValues(argv: readonly string[], options: Readonly<Record<string, { type: 'string' | 'boolean' }>>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    const m = /^--([^=]+)$/.exec(a);
+    if (m !== null && options[m[1]!]?.type === 'string' && next !== undefined && /^-(\d|\.\d|inf|nan)/i.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
+}
+
 /** node:util parseArgs with usage errors; returns option values and positionals. */
 export function parseCommandArgs(argv: string[], options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>, positionals = false): { values: ArgValues; positionals: string[] } {
   try {
-    const r = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: positionals, strict: true });
+    const r = parseArgs({ args: attachNegativeValues(argv, options), options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: positionals, strict: true });
     return { values: r.values as ArgValues, positionals: r.positionals };
   } catch (e) {
     throw new UsageError((e as Error).message);
@@ -75,7 +97,7 @@ export function requiredArg(values: ArgValues, name: string): string {
 export function intArg(values: ArgValues, name: string, min: number, max: number): number | undefined {
   const v = stringArg(values, name);
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a non-negative integer, got '${v}'`);
+  if (!/^[+-]?\d+$/.test(v)) throw new UsageError(`--${name} must be ${min >= 0 ? 'a non-negative integer' : 'an integer'} in ${min}..${max}, got '${v}'`);
   const n = Number(v);
   if (n < min || n > max) throw new UsageError(`--${name} must be in ${min}..${max}, got ${v}`);
   return n;
@@ -129,3 +151,11 @@ export async function runCommand(argv: string[], io: CommandIO, usage: string, b
   }
 }
 
+
+/** --max-pixels N: the image decode's pixel limit (width × height), default DEFAULT_MAX_PIXELS. */
+export function maxPixelsArg(values: ArgValues): number | undefined {
+  return intArg(values, 'max-pixels', 1, Number.MAX_SAFE_INTEGER);
+}
+
+/** The usage line of --max-pixels. */
+export const MAX_PIXELS_USAGE = `--max-pixels N  refuse images over N pixels (width × height) before decoding them; default ${DEFAULT_MAX_PIXELS} (8192×8192)`;

@@ -2,8 +2,7 @@
 // src/yolo/train/classifier-trainer.ts). The .data file is Darknet's classifier format: train= and
 // valid= lists, labels= (class names; an image's class is the name in its file name), backup=.
 
-import { mkdirSync } from 'node:fs';
-
+import { checkWritableDir, removeStaleTemps } from '../io/output.js';
 import { readClassificationList } from '../yolo/data/classification.js';
 import { readDataConfig, readNames, resolveDataPath } from '../yolo/data/labels.js';
 import { trainClassifier } from '../yolo/train/classifier-trainer.js';
@@ -58,7 +57,8 @@ export async function classifierTrain(argv: string[], io: CommandIO = processIO)
     if (train.items.length === 0) throw new Error(`${config.train}: no usable images`);
     const valid = config.valid !== undefined ? readClassificationList(config.valid, names, { strict }).items : [];
     const backupDir = stringArg(values, 'backup') ?? (config.backup !== undefined ? resolveDataPath(config.backup, dataFile) : 'backup');
-    mkdirSync(backupDir, { recursive: true });
+    await checkWritableDir(backupDir);
+    removeStaleTemps(backupDir);
     const chartArg = stringArg(values, 'chart');
     const workers = intArg(values, 'workers', 0, 64);
     const saveEvery = intArg(values, 'save-every', 1, 1e12);

@@ -4,7 +4,7 @@
 
 import { createHash } from 'node:crypto';
 
-import { writeFileAtomic } from '../yolo/darknet/atomic-write.js';
+import { writeOutput } from '../io/output.js';
 import { readCfgFile, type NetOverrides } from '../yolo/darknet/cfg.js';
 import { float32Bytes, makeInput, makeWeightsBytes } from '../yolo/darknet/generate.js';
 import { intArg, parseCommandArgs, processIO, requiredArg, runCommand, UsageError, type ArgValues, type CommandIO } from './args.js';
@@ -43,7 +43,7 @@ export async function makeWeightsCommand(argv: string[], io: CommandIO = process
     if (height !== undefined) overrides['height'] = height;
     const net = readCfgFile(cfg, { overrides: overrides as NetOverrides });
     const bytes = makeWeightsBytes(net, seed);
-    await writeFileAtomic(out, bytes);
+    await writeOutput(out, bytes);
     io.out(`wrote ${out}: ${bytes.byteLength} bytes, ${net.paramCount} parameters, ${net.net.width}x${net.net.height}, seed ${seed}, sha256 ${sha256(bytes)}\n`);
   });
 }
@@ -57,7 +57,7 @@ export async function makeInputCommand(argv: string[], io: CommandIO = processIO
     const channels = intOption(values, 'channels', 1, 64, 3);
     const out = requiredArg(values, 'out');
     const bytes = float32Bytes(makeInput(width, height, seed, channels));
-    await writeFileAtomic(out, bytes);
+    await writeOutput(out, bytes);
     io.out(`wrote ${out}: ${channels}x${height}x${width} float32 (${bytes.byteLength} bytes), seed ${seed}, sha256 ${sha256(bytes)}\n`);
   });
 }

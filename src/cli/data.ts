@@ -1,9 +1,12 @@
 // `tsgrad data ...`: make synthetic data sets, convert VOC/COCO to Darknet's YOLO-txt layout, and
 // check a data set. Exit codes: 0 success, 1 failure (bad data, I/O), 2 usage error.
 
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { checkImageFile, DEFAULT_MAX_PIXELS, ImageDecodeError } from '../yolo/data/image.js';
 import { convertCoco } from '../yolo/data/coco.js';
-import { formatReport, loadDetectionData, readNames, type DataIssue } from '../yolo/data/labels.js';
+import { DataIssue, formatReport, loadDetectionData, readImageList, readNames } from '../yolo/data/labels.js';
+import { attachNegativeValues } from './args.js';
 import { generateSynthDataset, type SynthKind } from '../yolo/data/synth.js';
 import { SHAPE_NAMES } from '../yolo/data/shapes.js';
 import { convertVoc, parseVocSetSpec, type VocReport } from '../yolo/data/voc.js';
@@ -20,21 +23,53 @@ const USAGE = `usage:
       e.g. --train VOCdevkit/VOC2007:trainval --train VOCdevkit/VOC2012:trainval --valid VOCdevkit/VOC2007:test
   tsgrad data convert-coco --out DIR --train-json FILE --train-images DIR
                     [--valid-json FILE --valid-images DIR] [--names FILE] [--include-crowd] [--copy] [--absolute]
-  tsgrad data check FILE.data [--split train|valid] [--strict]
-      Validates the labels of a split; prints every problem as file:line: message.
+  tsgrad data check FILE.data [--split train|valid] [--strict] [--max-pixels N]
+      Validates the labels of a split and decodes every image (in parallel); prints every problem as
+      file:line: message (--strict: stops at the first). Images over --max-pixels pixels (default
+      ${DEFAULT_MAX_PIXELS}, 8192x8192) are refused from their header, as training would.
 Images are symlinked into DIR/images/<split>/ unless --copy. List files hold paths relative to DIR
 unless --absolute.`;
 
 class UsageError extends Error {}
+
+type OptionTable = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
+
+/** parseArgs with positionals, negative numbers kept as option values (their range check reports them). */
+function parseWith<T extends OptionTable>(args: string[], options: T): ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: T }>> {
+  return parseArgs({ args: attachNegativeValues(args, options), allowPositionals: true, options });
+}
+
+/**
+ * Decodes every image (a few at a time: sharp decodes on its own threads too); returns those that do
+ * not decode, in list order, with the reason. With `strict` the first one throws.
+ */
+async function checkImages(images: readonly string[], opts: { strict: boolean; maxPixels?: number }): Promise<{ image: string; reason: string }[]> {
+  const bad = new Map<number, string>();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < images.length) {
+      const k = next++;
+      try {
+        await checkImageFile(images[k]!, opts.maxPixels === undefined ? {} : { maxPixels: opts.maxPixels });
+      } catch (e) {
+        if (!(e instanceof ImageDecodeError)) throw e;
+        if (opts.strict) throw e;
+        bad.set(k, e.message);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(4, availableParallelism())) }, worker));
+  return [...bad.keys()].sort((a, b) => a - b).map((k) => ({ image: images[k]!, reason: bad.get(k)! }));
+}
 
 function intArg(v: string | undefined, name: string, min: number, fallback?: number): number {
   if (v === undefined) {
     if (fallback === undefined) throw new UsageError(`--${name} is required`);
     return fallback;
   }
-  if (!/^\d+$/.test(v.trim())) throw new UsageError(`--${name} must be an integer, got '${v}'`);
+  if (!/^[+-]?\d+$/.test(v.trim())) throw new UsageError(`--${name} must be an integer >= ${min}, got '${v}'`);
   const n = Number(v);
-  if (n < min) throw new UsageError(`--${name} must be >= ${min}, got ${n}`);
+  if (n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${n}`);
   return n;
 }
 
@@ -62,20 +97,16 @@ function vocSummary(split: string, r: VocReport): string[] {
 }
 
 async function synth(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      out: { type: 'string' },
-      train: { type: 'string' },
-      valid: { type: 'string' },
-      classes: { type: 'string' },
-      size: { type: 'string' },
-      seed: { type: 'string' },
-      kind: { type: 'string' },
-      'max-objects': { type: 'string' },
-      quality: { type: 'string' },
-    },
+  const { values, positionals } = parseWith(args, {
+    out: { type: 'string' },
+    train: { type: 'string' },
+    valid: { type: 'string' },
+    classes: { type: 'string' },
+    size: { type: 'string' },
+    seed: { type: 'string' },
+    kind: { type: 'string' },
+    'max-objects': { type: 'string' },
+    quality: { type: 'string' },
   });
   noPositionals(positionals);
   const kind = (values.kind ?? 'detection') as SynthKind;
@@ -110,19 +141,15 @@ async function synth(args: string[]): Promise<number> {
 }
 
 async function convertVocCmd(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      out: { type: 'string' },
-      train: { type: 'string', multiple: true },
-      valid: { type: 'string', multiple: true },
-      names: { type: 'string' },
-      'include-difficult': { type: 'boolean' },
-      copy: { type: 'boolean' },
-      absolute: { type: 'boolean' },
-      strict: { type: 'boolean' },
-    },
+  const { values, positionals } = parseWith(args, {
+    out: { type: 'string' },
+    train: { type: 'string', multiple: true },
+    valid: { type: 'string', multiple: true },
+    names: { type: 'string' },
+    'include-difficult': { type: 'boolean' },
+    copy: { type: 'boolean' },
+    absolute: { type: 'boolean' },
+    strict: { type: 'boolean' },
   });
   noPositionals(positionals);
   const outDir = required(values.out, 'out');
@@ -154,20 +181,16 @@ async function convertVocCmd(args: string[]): Promise<number> {
 }
 
 async function convertCocoCmd(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      out: { type: 'string' },
-      'train-json': { type: 'string' },
-      'train-images': { type: 'string' },
-      'valid-json': { type: 'string' },
-      'valid-images': { type: 'string' },
-      names: { type: 'string' },
-      'include-crowd': { type: 'boolean' },
-      copy: { type: 'boolean' },
-      absolute: { type: 'boolean' },
-    },
+  const { values, positionals } = parseWith(args, {
+    out: { type: 'string' },
+    'train-json': { type: 'string' },
+    'train-images': { type: 'string' },
+    'valid-json': { type: 'string' },
+    'valid-images': { type: 'string' },
+    names: { type: 'string' },
+    'include-crowd': { type: 'boolean' },
+    copy: { type: 'boolean' },
+    absolute: { type: 'boolean' },
   });
   noPositionals(positionals);
   const opts: Parameters<typeof convertCoco>[0] = {
@@ -191,15 +214,25 @@ async function convertCocoCmd(args: string[]): Promise<number> {
 }
 
 async function checkCmd(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { split: { type: 'string' }, strict: { type: 'boolean' } },
-  });
+  const { values, positionals } = parseWith(args, { split: { type: 'string' }, strict: { type: 'boolean' }, 'max-pixels': { type: 'string' } });
   if (positionals.length !== 1) throw new UsageError('give exactly one .data file');
   const split = values.split ?? 'train';
   if (split !== 'train' && split !== 'valid') throw new UsageError(`--split must be train or valid, got '${split}'`);
-  const r = loadDetectionData(positionals[0]!, split, { strict: values.strict ?? false });
+  const strict = values.strict ?? false;
+  const maxPixels = values['max-pixels'] === undefined ? undefined : intArg(values['max-pixels'], 'max-pixels', 1);
+  const r = loadDetectionData(positionals[0]!, split, { strict });
+  const list = r.config[split]!;
+  const lineOf = new Map<string, number>();
+  for (const { path, line } of readImageList(list)) if (!lineOf.has(path)) lineOf.set(path, line);
+  const images = r.dataset.items.map((it) => it.image);
+  const bad = await checkImages(images, { strict, ...(maxPixels === undefined ? {} : { maxPixels }) });
+  for (const { image, reason } of bad) {
+    r.report.issues.push(new DataIssue(list, lineOf.get(image) ?? 0, reason));
+    r.report.skippedImages++;
+    r.report.images--;
+    r.report.boxes -= r.dataset.items.find((it) => it.image === image)?.boxes.length ?? 0;
+  }
+  console.log(`decoded ${images.length - bad.length} of ${images.length} images${bad.length > 0 ? ` (${bad.length} do not decode)` : ''}`);
   console.log(formatReport(r.report, 50));
   return r.report.issues.length === 0 ? 0 : 1;
 }

@@ -13,8 +13,9 @@ import { join } from 'node:path';
 
 import { readCfgFile } from '../yolo/darknet/cfg.js';
 import { convertAnchors, formatAnchors, kmeansAnchors, type Size } from '../yolo/anchors.js';
-import { writeFileAtomic } from '../yolo/data/image.js';
-import { formatReport, loadDetectionData, readDataConfig, readImageList, readNames, resolveDataPath, type DataConfig, type LoadReport } from '../yolo/data/labels.js';
+import { writeOutput } from '../io/output.js';
+import { formatReport, labelPathFor, loadDetectionData, parseLabelLine, readDataConfig, readImageList, readNames, resolveDataPath, type DataConfig, type LoadReport } from '../yolo/data/labels.js';
+import { readInputText } from '../io/input.js';
 import {
   cocoImageId,
   cocoResults,
@@ -22,6 +23,7 @@ import {
   comp4ImageId,
   comp4Texts,
   DEFAULT_EVAL_BATCH,
+  detectedItems,
   detectImages,
   evaluateImageDetections,
   formatCocoResults,
@@ -30,26 +32,30 @@ import {
   VALID_NMS,
   VALID_THRESH,
   type BoxSource,
+  type DetectOptions,
   type ImageDetections,
 } from '../yolo/eval.js';
 import type { ApDefinition, Evaluation } from '../yolo/map.js';
 import { openNetwork } from '../yolo/net/network.js';
 import { Rng } from '../tensor/random.js';
-import { deviceArg, floatArg, intArg, parseCommandArgs, processIO, runCommand, stringArg, UsageError, type ArgValues, type CommandIO } from './darknet.js';
+import { deviceArg, floatArg, intArg, MAX_PIXELS_USAGE, maxPixelsArg, parseCommandArgs, processIO, runCommand, stringArg, UsageError, type ArgValues, type CommandIO } from './darknet.js';
 
 const VALID_USAGE = `usage: tsgrad detector valid <data> <cfg> <weights> [--out DIR] [--thresh ${VALID_THRESH}] [--nms ${VALID_NMS}]
                             [--split valid|train] [--batch ${DEFAULT_EVAL_BATCH}] [--device cpu|cuda|cuda-emu] [--width W] [--height H]
+                            [--strict] [--max-pixels N]
   Runs the network on every image of the split's list (letterbox for [region] nets, resize for
   [detection] nets), keeps candidates above --thresh, applies do_nms_sort at --nms (0: off) and writes
     DIR/comp4_det_test_<class name>.txt  VOC devkit: "<image id> <score> <xmin> <ymin> <xmax> <ymax>",
                                          1-based pixel corners clipped to the image
     DIR/coco_results.json                COCO: image_id (the number the file name ends with), category_id
                                          (class index), bbox [x, y, w, h] in pixels, score
-  DIR defaults to the .data file's results= entry, else ./results. --batch images per forward.`;
+  DIR defaults to the .data file's results= entry, else ./results. --batch images per forward.
+  An image that does not decode is skipped with a note (and counted); --strict stops at it instead.
+  ${MAX_PIXELS_USAGE}`;
 
 const MAP_USAGE = `usage: tsgrad detector map <data> <cfg> <weights> [--thresh 0.25] [--iou 0.5] [--ap voc07|voc10|coco101|coco|all]
                           [--split valid|train] [--strict] [--json FILE] [--det-thresh ${VALID_THRESH}] [--nms ${VALID_NMS}]
-                          [--batch ${DEFAULT_EVAL_BATCH}] [--device cpu|cuda|cuda-emu] [--width W] [--height H]
+                          [--batch ${DEFAULT_EVAL_BATCH}] [--device cpu|cuda|cuda-emu] [--width W] [--height H] [--max-pixels N]
   Detects on the split (candidates above --det-thresh, do_nms_sort at --nms) and prints per-class AP with
   TP/FP, the mAP at --iou, and precision/recall/F1, TP/FP/FN and average IoU of the detections with
   score >= --thresh.
@@ -59,7 +65,9 @@ const MAP_USAGE = `usage: tsgrad detector map <data> <cfg> <weights> [--thresh 0
         coco     COCO AP@[.50:.05:.95] (101-point), with AP50 and AP75
         all      every definition above side by side
   Classes without ground truth are left out of the mAP (and said so). Bad label lines are reported as
-  file:line and skipped; --strict makes the first one an error. --json writes every number.`;
+  file:line and skipped, images that do not decode are skipped with a note (left out of the evaluation);
+  --strict makes the first problem of either kind an error. --json writes every number.
+  ${MAX_PIXELS_USAGE}`;
 
 const ANCHORS_USAGE = `usage: tsgrad detector calc_anchors <data> --num N [--width 416] [--height 416] [--cfg CFG] [--seed 0]
                                    [--restarts 3] [--split train|valid] [--strict] [--out anchors.txt]
@@ -128,6 +136,23 @@ function progress(io: CommandIO, what: string): (done: number, total: number) =>
   };
 }
 
+/** The undecodable-image options of detectImages for a command: skip with one note per image, or fail. */
+function skipOptions(io: CommandIO, strict: boolean, maxPixels: number | undefined, skipped: Set<string>): Pick<DetectOptions, 'undecodable' | 'onSkip' | 'maxPixels'> {
+  return {
+    undecodable: strict ? 'fail' : 'skip',
+    onSkip: (image, reason) => {
+      if (skipped.has(image)) return;
+      skipped.add(image);
+      io.err(`note: skipping an image that does not decode (${skipped.size} so far; --strict stops instead): ${reason}\n`);
+    },
+    ...(maxPixels === undefined ? {} : { maxPixels }),
+  };
+}
+
+function skippedLine(skipped: ReadonlySet<string>): string {
+  return skipped.size === 0 ? '' : `${skipped.size} image${skipped.size === 1 ? '' : 's'} skipped because they do not decode (listed on stderr)\n`;
+}
+
 function countDetections(results: readonly ImageDetections[]): { boxes: number; scored: number } {
   let boxes = 0;
   let scored = 0;
@@ -155,11 +180,15 @@ export async function detectorValid(argv: string[], io: CommandIO = processIO, h
         device: { type: 'string' },
         width: { type: 'string' },
         height: { type: 'string' },
+        strict: { type: 'boolean' },
+        'max-pixels': { type: 'string' },
       },
       true,
     );
     positionalCount(positionals, ['data', 'cfg', 'weights']);
     const [dataFile, cfgFile, weightsFile] = positionals as [string, string, string];
+    const skipped = new Set<string>();
+    const skip = skipOptions(io, values['strict'] === true, maxPixelsArg(values), skipped);
     const thresh = floatArg(values, 'thresh', VALID_THRESH, 0, 1);
     const nms = floatArg(values, 'nms', VALID_NMS, 0, 1);
     const split = splitArg(values, 'valid');
@@ -184,14 +213,14 @@ export async function detectorValid(argv: string[], io: CommandIO = processIO, h
     const dets = await detectImages(
       src,
       listed.map((l) => ({ image: l.path })),
-      { thresh, nms, batch, onProgress: progress(io, 'valid') },
+      { thresh, nms, batch, onProgress: progress(io, 'valid'), ...skip },
     );
     const seconds = (performance.now() - t0) / 1000;
 
     const texts = comp4Texts(dets, config.classes);
-    for (let c = 0; c < config.classes; c++) await writeFileAtomic(join(outDir, files[c]!), texts[c]!);
+    for (let c = 0; c < config.classes; c++) await writeOutput(join(outDir, files[c]!), texts[c]!);
     const coco = cocoResults(dets, config.classes);
-    await writeFileAtomic(join(outDir, 'coco_results.json'), formatCocoResults(coco));
+    await writeOutput(join(outDir, 'coco_results.json'), formatCocoResults(coco));
 
     const images = dets.map((d) => d.image);
     for (const [what, idOf] of [['comp4', comp4ImageId], ['COCO', cocoImageId]] as const) {
@@ -205,7 +234,7 @@ export async function detectorValid(argv: string[], io: CommandIO = processIO, h
     io.out(
       `valid: ${dets.length} images (${split} split of ${dataFile}), ${n.boxes} boxes, ${n.scored} detections ` +
         `(thresh ${thresh}, nms ${nms}) in ${seconds.toFixed(2)} s (${(seconds / dets.length).toFixed(3)} s/image)\n` +
-        `wrote ${join(outDir, 'coco_results.json')} and ${config.classes} files ${join(outDir, 'comp4_det_test_<class>.txt')}\n`,
+        `${skippedLine(skipped)}wrote ${join(outDir, 'coco_results.json')} and ${config.classes} files ${join(outDir, 'comp4_det_test_<class>.txt')}\n`,
     );
   });
 }
@@ -332,11 +361,13 @@ export async function detectorMap(argv: string[], io: CommandIO = processIO, hoo
         device: { type: 'string' },
         width: { type: 'string' },
         height: { type: 'string' },
+        'max-pixels': { type: 'string' },
       },
       true,
     );
     positionalCount(positionals, ['data', 'cfg', 'weights']);
     const [dataFile, cfgFile, weightsFile] = positionals as [string, string, string];
+    const skipped = new Set<string>();
     const confThresh = floatArg(values, 'thresh', 0.25, 0, 1);
     const iou = floatArg(values, 'iou', 0.5, 0, 1);
     const ap = stringArg(values, 'ap') ?? 'voc10';
@@ -353,13 +384,14 @@ export async function detectorMap(argv: string[], io: CommandIO = processIO, hoo
 
     const { config, dataset, report } = loadDetectionData(dataFile, split, { strict });
     warnLabels(io, report, split);
-    const items = dataset.items;
-    if (items.length === 0) throw new Error(`${config[split]}: no usable images in the ${split} list`);
+    if (dataset.items.length === 0) throw new Error(`${config[split]}: no usable images in the ${split} list`);
     const names = dataset.names;
     const src = await openChecked(hooks, cfgFile, weightsFile, device, size, config);
 
     const t0 = performance.now();
-    const dets = await detectImages(src, items, { thresh: detThresh, nms, batch, onProgress: progress(io, 'map') });
+    const dets = await detectImages(src, dataset.items, { thresh: detThresh, nms, batch, onProgress: progress(io, 'map'), ...skipOptions(io, strict, maxPixelsArg(values), skipped) });
+    const items = detectedItems(dataset.items, dets);
+    if (items.length === 0) throw new Error(`${config[split]}: none of the ${dataset.items.length} images of the ${split} list decodes`);
     const seconds = (performance.now() - t0) / 1000;
     const evals = definitions.map((definition) => evaluateImageDetections(dets, items, { classes: config.classes, definition, iouThresh: iou, reportThresh: confThresh }));
 
@@ -368,7 +400,8 @@ export async function detectorMap(argv: string[], io: CommandIO = processIO, hoo
     const head =
       `detector map: ${items.length} images (${split} split of ${dataFile}), ${gt} ground-truth boxes, ${config.classes} classes; ` +
       `${n.scored} detections (candidates > ${detThresh}, nms ${nms}) in ${seconds.toFixed(2)} s\n` +
-      (report.issues.length > 0 ? `label problems: ${report.skippedLabels} label lines and ${report.skippedImages} images skipped (listed on stderr)\n` : '');
+      (report.issues.length > 0 ? `label problems: ${report.skippedLabels} label lines and ${report.skippedImages} images skipped (listed on stderr)\n` : '') +
+      skippedLine(skipped);
     io.out(`${head}\n${formatMapReport(evals, names, iou, confThresh)}`);
 
     if (jsonFile !== undefined) {
@@ -378,6 +411,7 @@ export async function detectorMap(argv: string[], io: CommandIO = processIO, hoo
         weights: weightsFile,
         split,
         images: items.length,
+        skippedUndecodable: [...skipped],
         groundTruth: gt,
         detections: n.scored,
         detThresh,
@@ -388,7 +422,7 @@ export async function detectorMap(argv: string[], io: CommandIO = processIO, hoo
         labelProblems: { skippedImages: report.skippedImages, skippedLabels: report.skippedLabels, issues: report.issues.map((i) => i.toString()) },
         evaluations: evals.map((e) => evaluationJson(e, names)),
       };
-      await writeFileAtomic(jsonFile, `${JSON.stringify(doc, null, 1)}\n`);
+      await writeOutput(jsonFile, `${JSON.stringify(doc, null, 1)}\n`);
       io.out(`wrote ${jsonFile}\n`);
     }
   });
@@ -396,6 +430,20 @@ export async function detectorMap(argv: string[], io: CommandIO = processIO, hoo
 
 // ---------------------------------------------------------------------------------------------
 // detector calc_anchors
+
+/** `label:line: box w x h pixels` for each box of an image's label file below a pixel at netW×netH. */
+function subPixelBoxes(image: string, classes: number, netW: number, netH: number): string[] {
+  const file = labelPathFor(image);
+  const out: string[] = [];
+  readInputText(file, 'label file')
+    .split(/\r?\n/)
+    .forEach((text, i) => {
+      if (text.trim() === '') return;
+      const b = parseLabelLine(text, classes);
+      if (typeof b !== 'string' && (b.w * netW < 1 || b.h * netH < 1)) out.push(`${file}:${i + 1}: box ${(b.w * netW).toPrecision(3)}x${(b.h * netH).toPrecision(3)} pixels`);
+    });
+  return out;
+}
 
 /** `detector calc_anchors`: see the file comment and ANCHORS_USAGE. */
 export async function detectorCalcAnchors(argv: string[], io: CommandIO = processIO): Promise<number> {
@@ -449,23 +497,40 @@ export async function detectorCalcAnchors(argv: string[], io: CommandIO = proces
     const { config, dataset, report } = loadDetectionData(dataFile, split, { strict, checkImages: false });
     warnLabels(io, report, split);
     const sizes: Size[] = [];
-    for (const it of dataset.items) for (const b of it.boxes) sizes.push({ w: b.w * netW, h: b.h * netH });
-    if (sizes.length < num) throw new Error(`${config[split]}: ${sizes.length} boxes in the ${split} labels, fewer than the ${num} anchors asked for`);
+    const tiny: string[] = [];
+    for (const it of dataset.items) {
+      if (it.boxes.some((b) => b.w * netW < 1 || b.h * netH < 1)) tiny.push(...subPixelBoxes(it.image, config.classes, netW!, netH!));
+      for (const b of it.boxes) if (b.w * netW >= 1 && b.h * netH >= 1) sizes.push({ w: b.w * netW, h: b.h * netH });
+    }
+    if (tiny.length > 0) {
+      io.err(
+        `warning: ${tiny.length} box${tiny.length === 1 ? ' is' : 'es are'} smaller than a pixel at ${netW}x${netH} and left out of the anchors:\n` +
+          `${tiny.slice(0, 20).join('\n')}${tiny.length > 20 ? `\n... and ${tiny.length - 20} more` : ''}\n`,
+      );
+    }
+    if (sizes.length < num) {
+      const note = tiny.length > 0 ? ` (${tiny.length} smaller than a pixel left out)` : '';
+      throw new Error(`${config[split]}: ${sizes.length} boxes in the ${split} labels, fewer than the ${num} anchors asked for${note}`);
+    }
 
     const rng = new Rng(seed);
     const res = kmeansAnchors(sizes, { k: num, random: () => rng.uniform(), restarts });
     const grid = convertAnchors(res.anchors, 'pixels', 'grid', { netW, netH, stride });
-    const line = `anchors = ${formatAnchors(grid, 4)}`;
+    // Enough decimals that no anchor prints as 0 (a [region] layer refuses anchors <= 0).
+    const smallest = Math.min(...grid.map((a) => Math.min(a.w, a.h)));
+    let digits = 4;
+    while (digits < 12 && Number(smallest.toFixed(digits)) === 0) digits++;
+    const line = `anchors = ${formatAnchors(grid, digits)}`;
     io.out(
       `calc_anchors: ${sizes.length} boxes from ${dataset.items.length} images (${split} split of ${dataFile}), num = ${num}, net ${netW}x${netH}, stride ${stride}\n` +
         `k-means++ (distance 1 - IoU), seed ${seed}, ${restarts} restart${restarts === 1 ? '' : 's'}; best run ${res.converged ? 'converged' : 'stopped'} after ${res.iterations} iterations\n` +
         `avg IoU = ${(res.avgIou * 100).toFixed(2)} %\n` +
         `anchors in pixels:     ${formatAnchors(res.anchors, 2)}\n` +
-        `anchors in grid cells: ${formatAnchors(grid, 4)}\n` +
+        `anchors in grid cells: ${formatAnchors(grid, digits)}\n` +
         `${line}\n`,
     );
     if (outFile !== undefined) {
-      await writeFileAtomic(
+      await writeOutput(
         outFile,
         `# ${num} anchors from ${sizes.length} boxes of ${dataFile} (${split}), net ${netW}x${netH}, stride ${stride}: avg IoU ${(res.avgIou * 100).toFixed(2)} %\n` +
           `# pixels: ${formatAnchors(res.anchors, 2)}\n${line}\n`,

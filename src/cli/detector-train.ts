@@ -1,20 +1,18 @@
 // `tsgrad detector train <data> <cfg> [weights]`: Darknet's detector train (see src/yolo/train/trainer.ts
 // for what one iteration does and which files are written).
 
-import { mkdirSync } from 'node:fs';
-
 import { evaluateDetector } from '../yolo/eval.js';
 import { formatReport, loadDetectionData, resolveDataPath } from '../yolo/data/labels.js';
 import { layersOfType } from '../yolo/net/network.js';
 import { trainDetector, type TrainDetectorResult } from '../yolo/train/trainer.js';
-import { deviceArg, intArg, parseCommandArgs, processIO, runCommand, stringArg, UsageError, type CommandIO } from './darknet.js';
+import { deviceArg, intArg, MAX_PIXELS_USAGE, maxPixelsArg, parseCommandArgs, processIO, runCommand, stringArg, UsageError, type CommandIO } from './darknet.js';
 
 const USAGE = `usage: tsgrad detector train <data> <cfg> [weights] [--device cpu|cuda|cuda-emu] [--backup DIR]
                             [--clear] [--resume DIR/<cfg>_last.state] [--partial N] [--seed S]
                             [--no-augment] [--no-multiscale] [--workers N] [--save-every N] [--map-every N]
                             [--max-batches N] [--batch N] [--subdivisions N] [--learning-rate LR]
                             [--width W --height H] [--set key=value]... [--precise-bn N] [--strict] [--chart FILE|none]
-                            [--stop-after N]
+                            [--stop-after N] [--max-pixels N]
   <data>       Darknet .data file (train=, valid=, names=, backup=)
   [weights]    starting weights; their header's 'seen' continues the schedule unless --clear
   --clear      start the schedule (iteration, burn-in, steps) at 0 whatever the weights have seen
@@ -26,7 +24,9 @@ const USAGE = `usage: tsgrad detector train <data> <cfg> [weights] [--device cpu
   --precise-bn N  before each evaluation and the final weights, set the BN rolling statistics to the
                average of N training batches' statistics (default 0: Darknet's rolling average only)
   --stop-after N  stop (with a checkpoint) after N iterations of this run
-  Bad labels are reported with file:line and skipped (counted); --strict stops at the first.`;
+  Bad labels are reported with file:line and skipped (counted), and so are images that do not decode
+  (a one-line note each); --strict stops at the first of either.
+  ${MAX_PIXELS_USAGE}`;
 
 export async function detectorTrain(argv: string[], io: CommandIO = processIO): Promise<number> {
   let result: TrainDetectorResult | null = null;
@@ -56,6 +56,7 @@ export async function detectorTrain(argv: string[], io: CommandIO = processIO): 
         'stop-after': { type: 'string' },
         set: { type: 'string', multiple: true },
         'precise-bn': { type: 'string' },
+        'max-pixels': { type: 'string' },
       },
       true,
     );
@@ -98,14 +99,16 @@ export async function detectorTrain(argv: string[], io: CommandIO = processIO): 
       if (valid.report.issues.length > 0) io.err(`${formatReport(valid.report)}\n`);
     }
     const backupDir = stringArg(values, 'backup') ?? (train.config.backup !== undefined ? resolveDataPath(train.config.backup, dataFile) : 'backup');
-    mkdirSync(backupDir, { recursive: true });
     const chartArg = stringArg(values, 'chart');
     const classes = train.config.classes;
     const validItems = valid?.dataset.items ?? [];
     const workers = intArg(values, 'workers', 0, 64);
     const partial = intArg(values, 'partial', 1, 1 << 20);
+    if (partial !== undefined && weightsFile === undefined) throw new UsageError('--partial N loads the first N layers of a weights file: give the [weights] argument');
     const saveEvery = intArg(values, 'save-every', 1, 1e12);
     const stopAfter = intArg(values, 'stop-after', 0, 1e12);
+    const maxPixels = maxPixelsArg(values);
+    const evalSkipped = new Set<string>();
     result = await trainDetector({
       cfgFile,
       overrides,
@@ -123,11 +126,22 @@ export async function detectorTrain(argv: string[], io: CommandIO = processIO): 
       ...(saveEvery === undefined ? {} : { saveEvery }),
       ...(stopAfter === undefined ? {} : { stopAfter }),
       preciseBn: intArg(values, 'precise-bn', 0, 1e6) ?? 0,
+      strict,
+      ...(maxPixels === undefined ? {} : { maxPixels }),
       evaluate:
         mapEvery > 0
           ? async (net) => {
               const layer = layersOfType(net, 'region', 'detection')[0];
-              const ev = await evaluateDetector(net, validItems, { classes: layer?.classes ?? classes });
+              const ev = await evaluateDetector(net, validItems, {
+                classes: layer?.classes ?? classes,
+                undecodable: strict ? 'fail' : 'skip',
+                onSkip: (image, reason) => {
+                  if (evalSkipped.has(image)) return;
+                  evalSkipped.add(image);
+                  io.out(`note: skipping a valid image that does not decode (${evalSkipped.size} so far; --strict stops instead): ${reason}\n`);
+                },
+                ...(maxPixels === undefined ? {} : { maxPixels }),
+              });
               return ev.map;
             }
           : null,
@@ -138,7 +152,8 @@ export async function detectorTrain(argv: string[], io: CommandIO = processIO): 
     const r = result as TrainDetectorResult;
     io.out(
       `stopped at iteration ${r.iteration} (${r.stopped}), seen ${r.seen}, avg loss ${r.avgLoss.toFixed(4)}` +
-        `${Number.isNaN(r.lastMap) ? '' : `, last mAP@0.5 ${(r.lastMap * 100).toFixed(2)}%`}; weights ${r.lastWeights ?? '(none written)'}, state ${r.lastState ?? '(none)'}\n`,
+        `${Number.isNaN(r.lastMap) ? '' : `, last mAP@0.5 ${(r.lastMap * 100).toFixed(2)}%`}; weights ${r.lastWeights ?? '(none written)'}, state ${r.lastState ?? '(none)'}` +
+        `${r.skippedImages > 0 ? `; ${r.skippedImages} image${r.skippedImages === 1 ? '' : 's'} skipped (they do not decode)` : ''}\n`,
     );
   });
   if (code === 0 && result !== null && (result as TrainDetectorResult).stopped === 'non_finite') return 1;

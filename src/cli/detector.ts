@@ -7,26 +7,30 @@
 // sharp), written to --out.
 
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import sharp from 'sharp';
 
 import { noGrad } from '../autograd/grad-mode.js';
 import { scope } from '../tensor/memory.js';
 import { toPixelCorners } from '../yolo/box.js';
-import { floatImageToU8, formatForFile, loadImage, writeFileAtomic, type FloatImage } from '../yolo/data/image.js';
+import { readInputText } from '../io/input.js';
+import { writeOutput } from '../io/output.js';
+import { floatImageToU8, formatForFile, loadImage, type FloatImage } from '../yolo/data/image.js';
 import { detectionsReport } from '../yolo/nms.js';
 import { networkBoxes } from '../yolo/net/detections.js';
 import { inputTensor, prepareImage } from '../yolo/net/input.js';
 import { openNetwork } from '../yolo/net/network.js';
-import { deviceArg, dispatchSubcommand, floatArg, intArg, parseCommandArgs, processIO, runCommand, stringArg, UsageError, type CommandIO, type Subcommand } from './darknet.js';
+import { deviceArg, dispatchSubcommand, floatArg, intArg, MAX_PIXELS_USAGE, maxPixelsArg, parseCommandArgs, processIO, runCommand, stringArg, UsageError, type CommandIO, type Subcommand } from './darknet.js';
 
 const USAGE = `usage: tsgrad detector test <data-or-names> <cfg> <weights> <image...>
                            [--thresh 0.5] [--nms 0.45] [--device cpu|cuda|cuda-emu] [--out predictions.png]
-                           [--width W] [--height H]
+                           [--width W] [--height H] [--max-pixels N]
   <data-or-names>  a Darknet .data file (its names= entry) or a .names file (one class name per line)
   Prints "<class>: <prob>%  box left,top,right,bottom" (pixels of the original image) for every
   detection above --thresh after NMS, and draws them into --out (.png or .jpg). With several images
-  the output name gets "-<image name>" before its extension.`;
+  the output name gets "-<image name>" before its extension. Weights that make the network's output
+  NaN or infinite are an error naming the first layer that produced such values.
+  ${MAX_PIXELS_USAGE}`;
 
 /** One drawn box: its classes above the threshold (with names and probabilities) and pixel corners. */
 export interface DrawnDetection {
@@ -63,7 +67,7 @@ export async function detectorTest(rest: string[], io: CommandIO = processIO): P
   return runCommand(rest, io, USAGE, async () => {
     const { values, positionals } = parseCommandArgs(
       rest,
-      { thresh: { type: 'string' }, nms: { type: 'string' }, device: { type: 'string' }, out: { type: 'string' }, width: { type: 'string' }, height: { type: 'string' } },
+      { thresh: { type: 'string' }, nms: { type: 'string' }, device: { type: 'string' }, out: { type: 'string' }, width: { type: 'string' }, height: { type: 'string' }, 'max-pixels': { type: 'string' } },
       true,
     );
     if (positionals.length < 4) throw new UsageError(`expected <data-or-names> <cfg> <weights> <image...>, got ${positionals.length} arguments`);
@@ -79,16 +83,18 @@ export async function detectorTest(rest: string[], io: CommandIO = processIO): P
     const width = intArg(values, 'width', 1, 1 << 16);
     const height = intArg(values, 'height', 1, 1 << 16);
     const device = await deviceArg(values);
+    const maxPixels = maxPixelsArg(values);
 
     const names = readClassNames(dataFile);
     const net = openNetwork(cfgFile, weightsFile, {
       device,
+      warn: (m) => io.err(`warning: ${m}\n`),
       ...(width === undefined ? {} : { width }),
       ...(height === undefined ? {} : { height }),
     }).eval();
 
     for (const image of images) {
-      const im = await loadImage(image);
+      const im = await loadImage(image, maxPixels === undefined ? {} : { maxPixels });
       const input = prepareImage(net, im);
       const t0 = performance.now();
       const boxes = scope(() => noGrad(() => networkBoxes(net, net.forward(inputTensor(net, input)), { thresh, imageW: im.width, imageH: im.height })));
@@ -98,7 +104,7 @@ export async function detectorTest(rest: string[], io: CommandIO = processIO): P
       const lines = [`${image}: Predicted in ${ms.toFixed(0)} ms.`];
       for (const d of drawn) lines.push(...detectionLines(d));
       const file = images.length === 1 ? out : outputName(out, image);
-      await writeFileAtomic(file, await drawDetections(im, drawn, boxes.classes, formatForFile(file)));
+      await writeOutput(file, await drawDetections(im, drawn, boxes.classes, formatForFile(file)));
       lines.push(`wrote ${file}`);
       io.out(`${lines.join('\n')}\n`);
     }
@@ -163,11 +169,7 @@ export function readClassNames(file: string): string[] {
 }
 
 function readText(file: string, what: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new Error(`${file}: cannot read the ${what}: ${(e as Error).message}`);
-  }
+  return readInputText(file, what);
 }
 
 function splitNames(text: string): string[] {

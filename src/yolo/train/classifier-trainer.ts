@@ -105,10 +105,10 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
   const n = cfg.net;
   if (n.maxBatches <= 0) throw new Error(`${o.cfgFile}: max_batches must be set (> 0) for training`);
   const seed = o.seed ?? 0;
-  const net = buildNetwork(cfg, { device: o.device ?? 'cpu', seed, randomInit: true });
+  const net = buildNetwork(cfg, { device: o.device ?? 'cpu', seed, randomInit: true, training: true });
   let seen = 0;
   if (o.weightsFile) {
-    await loadWeightsFile(net, o.weightsFile);
+    for (const w of await loadWeightsFile(net, o.weightsFile)) log(`warning: ${o.weightsFile}: ${w}`);
     seen = o.clear ? 0 : net.header.seen;
   }
   net.train();
