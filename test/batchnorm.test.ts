@@ -202,7 +202,7 @@ test('conv → batchnorm2d (pytorch, training, float64) → leakyRelu matches to
   assertMatchesRef(back.dw, c.grads['conv_weight']!, am['grad:conv_weight']!, 'grad conv_weight');
 });
 
-// ---- Darknet dumps (yolov2-tiny-voc 96x96, SEMANTICS 3.2, 6.1, 6.2, 8.1) ----
+// ---- Darknet dumps (yolov2-tiny-voc 96x96, SEMANTICS.md 3.2, 6.1, 6.2, 8.1) ----
 
 function fmix32(h: number): number {
   h ^= h >>> 16;
@@ -253,7 +253,7 @@ function darknetConv(x: Float32Array, C: number, H: number, W: number, w: Float3
 
 const darknetLeaky = (v: number): number => (v > 0 ? v : Math.fround(0.1 * v));
 
-test('weight generator helper reproduces the SEMANTICS 3.2 test vectors', () => {
+test('weight generator helper reproduces the SEMANTICS.md 3.2 test vectors', () => {
   assert.equal(fmix32(1), 0x514e28b7);
   assert.equal(fmix32(0x12345678), 0xe37cd1bc);
   assert.equal(weightKey(1, 0, 4), 0x22b12d8a);

@@ -5,12 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { caseFiles, checkCase } from '../src/refs/torch-refs.js';
+import { TORCH_REFS } from './helpers/refs.js';
 
-const REFS = join(process.cwd(), '..', 'shared', 'torch-refs');
+const REFS = TORCH_REFS;
 const haveRefs = existsSync(REFS);
 const CLI = join(process.cwd(), 'bin', 'tsgrad.js');
 
-test('every shared PyTorch reference case with a runner passes on the cpu', { skip: !haveRefs && 'shared/torch-refs not present' }, () => {
+test('every PyTorch reference case with a runner passes on the cpu', { skip: !haveRefs && 'the reference cases are not present' }, () => {
   const failures = caseFiles(REFS)
     .map((f) => checkCase(f))
     .filter((r) => r.status === 'FAIL');

@@ -1,4 +1,4 @@
-// conv2d: forward and backward against PyTorch reference cases (/work/shared/torch-refs/conv2d_*.json)
+// conv2d: forward and backward against PyTorch reference cases (test/fixtures/torch-refs/conv2d_*.json)
 // and against a naive float64 direct convolution written here from the definition; finite-difference
 // gradchecks (first and second order) over random stride / per-side padding / dilation / groups /
 // kernel sizes; batch-chunk and pointwise paths; shape errors; no leaked tensors.

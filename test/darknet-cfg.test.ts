@@ -5,8 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import {
   DarknetCfgError,
@@ -19,15 +18,13 @@ import {
   type LayerType,
   type MaxpoolLayer,
 } from '../src/yolo/darknet/cfg.js';
+import { DARKNET_CFG, DARKNET_REFS } from './helpers/refs.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-// dist/test/ → project root → ../shared/darknet
-const darknetRoot = process.env['TSGRAD_DARKNET_DIR'] ?? resolve(here, '../../../shared/darknet');
-const refRoot = process.env['TSGRAD_DARKNET_REFS'] ?? join(darknetRoot, 'reference');
-const cfgDir = join(darknetRoot, 'cfg');
+const refRoot = DARKNET_REFS;
+const cfgDir = DARKNET_CFG;
 
-function shared(p: string): string {
-  if (!existsSync(p)) throw new Error(`shared Darknet file missing: ${p} (set TSGRAD_DARKNET_DIR to the shared/darknet folder)`);
+function present(p: string): string {
+  if (!existsSync(p)) throw new Error(`Darknet file missing: ${p}`);
   return p;
 }
 
@@ -70,7 +67,7 @@ const OWN_SIZE: Record<string, { layers: number; out: [number, number, number]; 
 };
 
 test('every shipped cfg parses at its own size with the expected depth, output and parameter count', () => {
-  const files = readdirSync(shared(cfgDir)).filter((f) => f.endsWith('.cfg')).sort();
+  const files = readdirSync(present(cfgDir)).filter((f) => f.endsWith('.cfg')).sort();
   assert.deepEqual(files, Object.keys(OWN_SIZE).sort(), 'the cfg folder holds the cfgs this test knows');
   for (const f of files) {
     const net = readCfgFile(join(cfgDir, f));
@@ -207,8 +204,8 @@ function sameValue(actual: unknown, expected: unknown): boolean {
 
 for (const caseName of ['yolov2-tiny-voc_96x96', 'yolov1-tiny_128x128']) {
   test(`shape inference and options equal Darknet's layers.json, field by field (${caseName})`, () => {
-    const caseJson = JSON.parse(readFileSync(shared(join(refRoot, caseName, 'case.json')), 'utf8')) as { cfg: string; overrides: Record<string, number> };
-    const ref = JSON.parse(readFileSync(shared(join(refRoot, caseName, 'layers.json')), 'utf8')) as LayersJson;
+    const caseJson = JSON.parse(readFileSync(present(join(refRoot, caseName, 'case.json')), 'utf8')) as { cfg: string; overrides: Record<string, number> };
+    const ref = JSON.parse(readFileSync(present(join(refRoot, caseName, 'layers.json')), 'utf8')) as LayersJson;
     const net = readCfgFile(join(cfgDir, caseJson.cfg.split('/').pop() as string), { overrides: caseJson.overrides });
     assert.deepEqual(
       { w: net.net.width, h: net.net.height, c: net.net.channels, inputs: net.inputs, batch: net.net.miniBatch, n: net.layers.length },

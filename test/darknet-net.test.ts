@@ -50,12 +50,12 @@ import {
   type DetectionsJson,
   type Network,
 } from '../src/yolo/net/index.js';
+import { DARKNET_CFG, DARKNET_DATA, DARKNET_REFS, readRefJson } from './helpers/refs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../..');
-const darknetRoot = process.env['TSGRAD_DARKNET_DIR'] ?? resolve(here, '../../../shared/darknet');
-const refRoot = process.env['TSGRAD_DARKNET_REFS'] ?? join(darknetRoot, 'reference');
-const cfgDir = join(darknetRoot, 'cfg');
+const refRoot = DARKNET_REFS;
+const cfgDir = DARKNET_CFG;
 const f = Math.fround;
 
 // ---------------------------------------------------------------------------------------------
@@ -219,7 +219,7 @@ for (const name of ['yolov2-tiny-voc_96x96', 'yolov1-tiny_128x128']) {
         return detectionsJson(networkBoxes(net, tensors, { thresh: 0.005 }), 0.45);
       }),
     );
-    const ref = JSON.parse(readFileSync(join(refRoot, name, 'detections.json'), 'utf8')) as RefDetections & { get_network_boxes: object };
+    const ref = readRefJson(join(refRoot, name, 'detections.json')) as RefDetections & { get_network_boxes: object };
     const g = ref.get_network_boxes as unknown as { thresh: number; hier: number };
     assert.deepEqual(doc.get_network_boxes, { ...ref.get_network_boxes, thresh: f(g.thresh), hier: f(g.hier) });
     const m = compareDetections(doc, ref);
@@ -258,7 +258,7 @@ test('both reference cases on cuda-emu (device kernels, other summation order): 
     );
     let worst = 0;
     for (const lo of c.json.layer_outputs) worst = Math.max(worst, assertClose(`cuda-emu ${name} ${lo.file}`, outs[lo.layer]!, readF32(join(refRoot, name, lo.file)), 1e-5).rel);
-    compareDetections(doc, JSON.parse(readFileSync(join(refRoot, name, 'detections.json'), 'utf8')) as RefDetections);
+    compareDetections(doc, readRefJson(join(refRoot, name, 'detections.json')) as RefDetections);
     t.diagnostic(`${name} on cuda-emu: worst relative layer difference ${worst.toExponential(2)}`);
   }
 });
@@ -880,7 +880,7 @@ test('loading weights for another cfg fails with a message naming the layer', ()
   assert.throws(() => loadWeights(net, generateWeights(other, 1)), /layer 12 \[convolutional\] \(hand\.cfg:\d+\) 'biases': 6 values for a tensor of shape \[5\]/);
 });
 
-test('every cfg in shared/darknet/cfg builds at 32x32 and runs a batch of 2 with finite outputs of the parsed shapes', (t) => {
+test('every cfg in cfg/darknet builds at 32x32 and runs a batch of 2 with finite outputs of the parsed shapes', (t) => {
   const files = readdirSync(cfgDir).filter((n) => n.endsWith('.cfg')).sort();
   assert.ok(files.length >= 8, `found ${files.length} cfgs`);
   for (const file of files) {
@@ -940,7 +940,7 @@ test('darknet dump on yolov2-tiny-voc_96x96 writes every Lnn_<type>.f32 and dete
     assert.deepEqual(written, [...c.json.layer_outputs.map((l) => l.file), 'detections.json'].sort());
     for (const lo of c.json.layer_outputs) assertClose(lo.file, readF32(join(out, lo.file)), readF32(join(refRoot, c.name, lo.file)), 1e-5);
     const ours = JSON.parse(readFileSync(join(out, 'detections.json'), 'utf8')) as RefDetections;
-    const ref = JSON.parse(readFileSync(join(refRoot, c.name, 'detections.json'), 'utf8')) as RefDetections;
+    const ref = readRefJson(join(refRoot, c.name, 'detections.json')) as RefDetections;
     compareDetections(ours, ref);
     // The same dump from --seed (generated in memory) writes the same bytes.
     const out2 = join(dir, 'out2');
@@ -960,7 +960,7 @@ test('darknet dump --image letterboxes for region nets and reports boxes for the
   try {
     const io = captureIO();
     const code = await darknetCommand(
-      ['dump', '--cfg', join(cfgDir, 'yolov2-tiny-voc.cfg'), '--seed', '1', '--image', join(darknetRoot, 'data', 'dog.jpg'), '--width', '96', '--height', '96', '--out', dir],
+      ['dump', '--cfg', join(cfgDir, 'yolov2-tiny-voc.cfg'), '--seed', '1', '--image', join(DARKNET_DATA, 'dog.jpg'), '--width', '96', '--height', '96', '--out', dir],
       io,
     );
     assert.equal(code, 0, io.stderr());
@@ -1004,7 +1004,7 @@ test('detector test draws boxes into an image of the original size and prints on
     const outFile = join(dir, 'pred.png');
     const io = captureIO();
     const code = await detectorCommand(
-      ['test', join(cfgDir, 'voc.data'), join(cfgDir, 'yolov2-tiny-voc.cfg'), weightsFile, join(darknetRoot, 'data', 'dog.jpg'), '--thresh', '0.1', '--width', '96', '--height', '96', '--out', outFile],
+      ['test', join(cfgDir, 'voc.data'), join(cfgDir, 'yolov2-tiny-voc.cfg'), weightsFile, join(DARKNET_DATA, 'dog.jpg'), '--thresh', '0.1', '--width', '96', '--height', '96', '--out', outFile],
       io,
     );
     assert.equal(code, 0, io.stderr());
@@ -1040,7 +1040,7 @@ test('classifier predict prints the top-5 of a softmax classifier', async () => 
     const namesFile = join(dir, 'cls.names');
     writeFileSync(namesFile, ['a', 'b', 'c', 'd', 'e', 'f', 'g'].join('\n') + '\n');
     const io = captureIO();
-    const code = await classifierCommand(['predict', cfgFile, weightsFile, join(darknetRoot, 'data', 'eagle.jpg'), '--names', namesFile], io);
+    const code = await classifierCommand(['predict', cfgFile, weightsFile, join(DARKNET_DATA, 'eagle.jpg'), '--names', namesFile], io);
     assert.equal(code, 0, io.stderr());
     const lines = io.stdout().trim().split('\n').slice(1);
     assert.equal(lines.length, 5);

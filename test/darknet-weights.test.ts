@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import type { CommandIO } from '../src/cli/args.js';
 import { makeInputCommand, makeWeightsCommand } from '../src/cli/darknet-make.js';
@@ -33,11 +32,10 @@ import {
   type DarknetWeights,
   type LayerWeights,
 } from '../src/yolo/darknet/weights.js';
+import { DARKNET_CFG, DARKNET_REFS, readRefJson } from './helpers/refs.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const darknetRoot = process.env['TSGRAD_DARKNET_DIR'] ?? resolve(here, '../../../shared/darknet');
-const refRoot = process.env['TSGRAD_DARKNET_REFS'] ?? join(darknetRoot, 'reference');
-const cfgDir = join(darknetRoot, 'cfg');
+const refRoot = DARKNET_REFS;
+const cfgDir = DARKNET_CFG;
 
 interface CaseJson {
   cfg: string;
@@ -48,8 +46,7 @@ interface CaseJson {
 
 function readCase(name: string): CaseJson {
   const p = join(refRoot, name, 'case.json');
-  if (!existsSync(p)) throw new Error(`reference file missing: ${p} (set TSGRAD_DARKNET_REFS to the reference folder)`);
-  return JSON.parse(readFileSync(p, 'utf8')) as CaseJson;
+  return readRefJson(p) as CaseJson;
 }
 
 function caseNet(c: CaseJson): DarknetNetwork {

@@ -9,8 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import sharp from 'sharp';
 
 import '../src/index.js';
@@ -47,8 +46,8 @@ import { inputTensor, prepareImage } from '../src/yolo/net/input.js';
 import { openNetwork, type Network } from '../src/yolo/net/network.js';
 import { nmsSort } from '../src/yolo/nms.js';
 import { TINY_CFG } from './helpers/fixtures.js';
+import { DARKNET_CFG } from './helpers/refs.js';
 
-const darknetDir = process.env['TSGRAD_DARKNET_DIR'] ?? resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/darknet');
 
 
 
@@ -143,7 +142,7 @@ test('detectImages keeps the same (class, prob, box) set as the single-image pip
 test('a YOLOv1 [detection] net (resize, not letterbox) batches too and matches its single-image pipeline', async () => {
   const fx = await makeFixture();
   try {
-    const cfg = join(darknetDir, 'cfg', 'yolov1-tiny.cfg');
+    const cfg = join(DARKNET_CFG, 'yolov1-tiny.cfg');
     const weights = join(fx.dir, 'v1.weights');
     writeFileSync(weights, makeWeightsBytes(readCfgFile(cfg, { overrides: { width: 64, height: 64 } }), 3));
     const net = openNetwork(cfg, weights, { width: 64, height: 64 }).eval();

@@ -821,7 +821,7 @@ for (const variant of ['emu', 'cuda'] as const) {
           close(m.get(rm, C), erm, `${variant} running mean`, 1e-6, 1e-6);
           close(m.get(rv, C), erv, `${variant} running var`, 1e-5, 1e-6);
 
-          // eval with given statistics (bit-exact for darknet: SEMANTICS 6.2 arithmetic)
+          // eval with given statistics (bit-exact for darknet: SEMANTICS.md 6.2 arithmetic)
           const ye = m.out(x.length);
           const rmEval = m.f32(rm0);
           const rvEval = m.f32(rv0);
@@ -992,7 +992,7 @@ for (const variant of ['emu', 'cuda'] as const) {
     });
 
     it('reorg: Darknet, pixel_unshuffle and ardi orders (stride 2 and 3); backward inverts each', () => {
-      // Independent references: numpy-style index formulas from SEMANTICS 6.5 and torch-refs/README.md
+      // Independent references: numpy-style index formulas from SEMANTICS.md 6.5 and torch-refs/README.md
       const darknetSrc = (o: number, C: number, H: number, W: number, s: number): number => {
         const ii = o % W;
         const jj = Math.floor(o / W) % H;
@@ -1027,7 +1027,7 @@ for (const variant of ['emu', 'cuda'] as const) {
             exact(m.get(dx, B * item), x, `reorg ${mode} s${s} backward restores the input`);
           }
         }
-        // SEMANTICS 6.5's own example: numpy X.reshape(C/4, H, 2, W, 2).transpose(2, 4, 0, 1, 3)
+        // SEMANTICS.md 6.5's own example: numpy X.reshape(C/4, H, 2, W, 2).transpose(2, 4, 0, 1, 3)
         const [C, H, W] = [8, 4, 2];
         const x = Float32Array.from({ length: C * H * W }, (_, i) => i);
         const y = m.out(x.length);

@@ -1,5 +1,5 @@
 // Space-to-depth orders: PyTorch reference cases (pixel_unshuffle, reorg_ardi), Darknet's [reorg] order
-// as SEMANTICS 6.5 states it (numpy reshape/transpose and the index formula), inverse permutations as
+// as SEMANTICS.md 6.5 states it (numpy reshape/transpose and the index formula), inverse permutations as
 // backward, property tests over strides and odd channel counts, float64 gradchecks.
 
 import { test } from 'node:test';
@@ -41,7 +41,7 @@ function reference(mode: ReorgMode, x: ArrayLike<number>, [B, C, H, W]: number[]
   const w = W / s;
   if (mode === 'pixel_unshuffle') return transposeFlat(x, [B, C, h, s, w, s], [0, 1, 3, 5, 2, 4]);
   if (mode === 'ardi') return transposeFlat(x, [B, C, h, s, w, s], [0, 3, 5, 1, 2, 4]);
-  // SEMANTICS 6.5: per batch item X.reshape(C/s², H, s, W, s).transpose(2, 4, 0, 1, 3).
+  // SEMANTICS.md 6.5: per batch item X.reshape(C/s², H, s, W, s).transpose(2, 4, 0, 1, 3).
   return transposeFlat(x, [B, C / (s * s), H, s, W, s], [0, 3, 5, 1, 2, 4]);
 }
 
@@ -70,7 +70,7 @@ test('reorgArdi(x, 2) matches torch-refs reorg_ardi_1 (values and gradient)', ()
   assertArraysEqual(x.grad!.data(), Float32Array.from(c.grads['x']!.data), 'grad x');
 });
 
-test("reorgDarknet follows SEMANTICS 6.5's index formula on a 64x6x6 input (yolov2-voc layer 27 at 192x192) -> 256x3x3", () => {
+test("reorgDarknet follows SEMANTICS.md 6.5's index formula on a 64x6x6 input (yolov2-voc layer 27 at 192x192) -> 256x3x3", () => {
   const [C, H, W] = [64, 6, 6];
   const xs = values(C * H * W, 1);
   const y = reorgDarknet(fromHost(xs, [1, C, H, W]));

@@ -131,7 +131,7 @@ test('toVocCorners: 1-based corners clipped to [1, W] x [1, H]', () => {
   assert.deepEqual(toVocCorners({ x: 50, y: 20, w: 40, h: 60 }, 100, 40), { x1: 31, y1: 1, x2: 71, y2: 40 });
 });
 
-test('letterboxSize follows Darknet (SEMANTICS 9): dog.jpg 768x576 at 96x96 and 128x64', () => {
+test('letterboxSize follows Darknet (SEMANTICS.md 9): dog.jpg 768x576 at 96x96 and 128x64', () => {
   assert.deepEqual(letterboxSize(768, 576, 96, 96), { newW: 96, newH: 72, dx: 0, dy: 12 });
   assert.deepEqual(letterboxSize(768, 576, 128, 64), { newW: 85, newH: 64, dx: 21, dy: 0 });
   assert.deepEqual(letterboxSize(96, 96, 96, 96), { newW: 96, newH: 96, dx: 0, dy: 0 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { makeImage, type FloatImage } from '../src/yolo/data/image.js';
 import type { LabelBox } from '../src/yolo/data/labels.js';
 
-export const DARKNET_DATA = '/work/shared/darknet/data';
+export { DARKNET_DATA } from './helpers/refs.js';
 
 /** A fresh temporary folder under os.tmpdir(); `cleanup()` removes it. */
 export function tempDir(tag: string): { dir: string; cleanup: () => void } {

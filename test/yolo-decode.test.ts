@@ -5,15 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { decodeDetection, decodeRegion, regionEntryIndex, type Detection } from '../src/yolo/decode.js';
 import { detectionsReport, nmsObj, nmsSort, type DetectionsReport, type ReportBox } from '../src/yolo/nms.js';
+import { DARKNET_REFS, readRefJson } from './helpers/refs.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-// dist/test/ → project root → ../shared
-const refRoot = process.env['TSGRAD_DARKNET_REFS'] ?? resolve(here, '../../../shared/darknet/reference');
+const refRoot = DARKNET_REFS;
 
 function refPath(caseName: string, file: string): string {
   const p = join(refRoot, caseName, file);
@@ -99,7 +97,7 @@ function checkReport(got: DetectionsReport, ref: RefDetections): void {
 
 test('region decode + do_nms_sort reproduces detections.json of yolov2-tiny-voc 96x96 (pre_nms, post_nms, kept)', () => {
   const name = 'yolov2-tiny-voc_96x96';
-  const ref = JSON.parse(readFileSync(refPath(name, 'detections.json'), 'utf8')) as RefDetections;
+  const ref = readRefJson(join(refRoot, name, 'detections.json')) as RefDetections;
   const L = lastLayer(name);
   assert.equal(L.type, 'region');
   const out = readF32(refPath(name, 'L15_region.f32'));
@@ -119,7 +117,7 @@ test('region decode + do_nms_sort reproduces detections.json of yolov2-tiny-voc 
 
 test('detection (YOLOv1) decode + do_nms_sort reproduces detections.json of yolov1-tiny 128x128 (pre_nms, post_nms, kept)', () => {
   const name = 'yolov1-tiny_128x128';
-  const ref = JSON.parse(readFileSync(refPath(name, 'detections.json'), 'utf8')) as RefDetections;
+  const ref = readRefJson(join(refRoot, name, 'detections.json')) as RefDetections;
   const L = lastLayer(name);
   assert.equal(L.type, 'detection');
   const out = readF32(refPath(name, 'L15_detection.f32'));

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
 import { darknetCommand } from '../src/cli/darknet.js';
 import { captureIO } from './helpers/fixtures.js';
@@ -23,10 +23,10 @@ import type { DetectionLayer, RegionLayer } from '../src/yolo/darknet/cfg-types.
 import { regionLoss, regionLossAttrs, PRIOR_SEEN_LIMIT } from '../src/yolo/loss/region-loss.js';
 import { detectionLoss, detectionLossAttrs } from '../src/yolo/loss/detection-loss.js';
 import { readLossStats } from '../src/yolo/loss/stats.js';
-import { DARKNET_REFS, readF32 } from './helpers/refs.js';
+import { DARKNET_CFG, DARKNET_REFS, readF32 } from './helpers/refs.js';
 import '../src/backends/cuda/index.js';
 
-const cfgDir = resolve(DARKNET_REFS, '../cfg');
+const cfgDir = DARKNET_CFG;
 
 function lastLayer<T>(cfgName: string, w: number, h: number): T {
   const cfg = readCfgFile(join(cfgDir, cfgName), { overrides: { width: w, height: h, batch: 1, subdivisions: 1 } as NetOverrides });
