@@ -97,7 +97,7 @@ export function requiredArg(values: ArgValues, name: string): string {
 export function intArg(values: ArgValues, name: string, min: number, max: number): number | undefined {
   const v = stringArg(values, name);
   if (v === undefined) return undefined;
-  if (!/^[+-]?\d+$/.test(v)) throw new UsageError(`--${name} must be ${min >= 0 ? 'a non-negative integer' : 'an integer'} in ${min}..${max}, got '${v}'`);
+  if (!/^[+-]?\d+$/.test(v)) throw new UsageError(`--${name} must be ${min >= 0 ? 'a non-negative integer' : 'an integer'}, got '${v}'`);
   const n = Number(v);
   if (n < min || n > max) throw new UsageError(`--${name} must be in ${min}..${max}, got ${v}`);
   return n;

@@ -13,7 +13,7 @@ import { scope } from '../tensor/memory.js';
 import { narrow } from '../tensor/ops/views.js';
 import { fromHost } from '../tensor/ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { readInputBytes } from '../io/input.js';
+import { readInputBytes, regularFileSize } from '../io/input.js';
 import { writeOutput } from '../io/output.js';
 import { float32Bytes, generateWeights } from '../yolo/darknet/generate.js';
 import { detectionsJson, DUMP_NMS, DUMP_THRESH, formatDetectionsJson, networkBoxes } from '../yolo/net/detections.js';
@@ -89,9 +89,13 @@ export async function darknetCommand(argv: string[], io: CommandIO = processIO):
 /** A raw float32 truth file holding exactly the network's truths per image (batch 1). */
 function readTruthFile(net: Network, file: string): Float32Array {
   const need = net.cfg.truths;
-  const bytes = readInputBytes(file, 'truth file', need * 4 + 1);
-  if (bytes.byteLength !== need * 4) {
-    throw new Error(`${file}: ${bytes.byteLength} bytes, but the network's loss layer reads ${need} float32 truth values (${need * 4} bytes) per image`);
+  const size = regularFileSize(file);
+  // A regular file of the wrong size is reported from its size, without reading it.
+  const wrong = size !== null && size !== need * 4;
+  const bytes = wrong ? Buffer.alloc(0) : readInputBytes(file, 'truth file', need * 4 + 1);
+  const length = wrong ? size : bytes.byteLength;
+  if (length !== need * 4) {
+    throw new Error(`${file}: ${length} bytes, but the network's loss layer reads ${need} float32 truth values (${need * 4} bytes) per image`);
   }
   const out = new Float32Array(need);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -6,7 +6,7 @@
 // refused as soon as it passes the limit, so no input can fill the memory or keep a command reading
 // forever. A folder is refused. Every error names the path and what it was read as.
 
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 
 const CHUNK = 1 << 20;
 
@@ -91,6 +91,16 @@ export function readInputBytes(path: string, what: string, maxBytes: number): Bu
     return fail(message(e), (e as NodeJS.ErrnoException).code);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** The size of `path` when it is a regular file (null for anything else, or when it cannot be seen). */
+export function regularFileSize(path: string): number | null {
+  try {
+    const st = statSync(path);
+    return st.isFile() ? st.size : null;
+  } catch {
+    return null;
   }
 }
 

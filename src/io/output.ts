@@ -64,9 +64,12 @@ function followLinks(path: string): string {
 }
 
 function kindOf(st: Stats): string {
+  if (st.isFile()) return 'a file';
   if (st.isDirectory()) return 'a folder';
   if (st.isSocket()) return 'a socket';
   if (st.isBlockDevice()) return 'a block device';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isFIFO()) return 'a FIFO';
   return 'not a regular file';
 }
 
@@ -84,12 +87,13 @@ export function ensureDir(dir: string): void {
       st = statSync(p);
     } catch (e) {
       const code = errnoCode(e);
-      if (code === 'ENOENT' && dirname(p) !== p) {
+      // ENOTDIR: some parent is a file; going up finds which one.
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && dirname(p) !== p) {
         missing.unshift(p);
         p = dirname(p);
         continue;
       }
-      throw new Error(`cannot create folder ${dir}: ${code === 'ENOTDIR' ? `a parent of ${p} is not a folder` : message(e)}`);
+      throw new Error(`cannot create folder ${dir}: ${message(e)}`);
     }
     if (!st.isDirectory()) throw new Error(`cannot create folder ${dir}: ${p} is ${kindOf(st)}, not a folder`);
     break;

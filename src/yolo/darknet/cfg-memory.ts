@@ -43,6 +43,12 @@ export function memoryLimitBytes(env: NodeJS.ProcessEnv = process.env): number {
   return Math.floor(v);
 }
 
+function limitSource(given: number | undefined): string {
+  if (given !== undefined) return 'the limit given';
+  const env = process.env['TSGRAD_MAX_MEMORY'];
+  return env !== undefined && env.trim() !== '' ? `TSGRAD_MAX_MEMORY=${env}` : "the machine's memory; TSGRAD_MAX_MEMORY sets another";
+}
+
 /** Bytes as "N bytes (X.Y GiB)". */
 export function formatBytes(n: number): string {
   const units: [number, string][] = [
@@ -86,7 +92,7 @@ export function checkNetworkMemory(cfg: DarknetNetwork, opts: MemoryCheckOptions
         l.source.line,
         `[${l.source.section}] (layer ${l.index}): the network needs at least ${formatBytes(total)} up to this layer for ${what} ` +
           `(this layer: ${formatBytes(params)} of parameters, ${formatBytes(acts)} of outputs ${l.out.join('×')}), more than the limit of ` +
-          `${formatBytes(limit)} (the machine's memory; TSGRAD_MAX_MEMORY sets another)`,
+          `${formatBytes(limit)} (${limitSource(opts.limit)})`,
       );
     }
   }

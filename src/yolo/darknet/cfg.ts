@@ -19,6 +19,7 @@ import { lexCfg, type RawEntry, type RawSection } from './cfg-text.js';
 import type { CommonLayerOptions, DarknetLayer, DarknetNetwork, LayerShape, SectionSource, TensorSpec } from './cfg-types.js';
 import { DarknetCfgError } from './errors.js';
 import { MAX_ELEMENTS } from '../../tensor/shape.js';
+import { formatBytes } from './cfg-memory.js';
 
 export type * from './cfg-types.js';
 export { ACTIVATIONS } from './cfg-types.js';
@@ -160,13 +161,15 @@ function buildLayer(file: string, section: RawSection, ctx: BuildContext): Darkn
 function checkShape(o: SectionOptions, s: LayerShape): void {
   if (!(s.outputs > 0)) o.fail(null, `produces no outputs (input ${s.c}×${s.h}×${s.w}, ${s.inputs} values)`);
   if (!Number.isSafeInteger(s.outputs)) o.fail(null, `output size ${s.outputs} is too large`);
-  if (s.outputs > MAX_ELEMENTS) o.fail(null, `output of ${s.outputs} values per image (${s.outC}×${s.outH}×${s.outW}) is more than one tensor can hold (${MAX_ELEMENTS})`);
+  if (s.outputs > MAX_ELEMENTS) {
+    o.fail(null, `output of ${s.outputs} values per image (${s.outC}×${s.outH}×${s.outW}, ${formatBytes(s.outputs * 4)} as float32) is more than one tensor can hold (${MAX_ELEMENTS} values)`);
+  }
 }
 
 function checkTensors(o: SectionOptions, tensors: readonly TensorSpec[]): void {
   for (const t of tensors) {
     if (!(Number.isSafeInteger(t.count) && t.count <= MAX_ELEMENTS)) {
-      o.fail(null, `its '${t.name}' would hold ${t.count} values, more than one tensor can hold (${MAX_ELEMENTS})`);
+      o.fail(null, `its '${t.name}' would hold ${t.count} values (${formatBytes(t.count * 4)} as float32), more than one tensor can hold (${MAX_ELEMENTS} values)`);
     }
   }
 }
