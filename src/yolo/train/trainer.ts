@@ -36,7 +36,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 
-import { readInputBytes } from '../../io/input.js';
+import { readInputBytes, regularFileSize } from '../../io/input.js';
 import { checkWritableDir, removeStaleTemps, writeOutput } from '../../io/output.js';
 
 import { scope } from '../../tensor/memory.js';
@@ -545,7 +545,9 @@ export class DetectorTrainer {
    */
   private async prepareBackupDir(chart: string | null): Promise<void> {
     await checkWritableDir(this.o.backupDir);
-    if (chart !== null && dirname(chart) !== this.o.backupDir) await checkWritableDir(dirname(chart));
+    // The chart's folder too, unless the chart goes to a device or FIFO (written through, no new file).
+    const chartIsDevice = chart !== null && regularFileSize(chart) === null && existsSync(chart);
+    if (chart !== null && !chartIsDevice && dirname(chart) !== this.o.backupDir) await checkWritableDir(dirname(chart));
     const stale = removeStaleTemps(this.o.backupDir);
     if (stale.length > 0) this.log(`removed ${stale.length} temporary file${stale.length === 1 ? '' : 's'} left in ${this.o.backupDir} by an interrupted run`);
     if (this.weightsToRepair !== null) {
