@@ -44,8 +44,11 @@ export function tsgrad(args: readonly string[], opts: CliOptions = {}): CliResul
   return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms: performance.now() - t0 };
 }
 
-/** `tsgrad <args>` in a child process, SIGKILLed after `killAfterMs` (or when it prints `killOn`). */
-export function tsgradKilled(args: readonly string[], killAfterMs: number, opts: CliOptions & { killOn?: RegExp } = {}): Promise<CliResult & { killed: boolean }> {
+/**
+ * `tsgrad <args>` in a child process, SIGKILLed after `killAfterMs`, or `killDelayMs` (default 0) after
+ * its stdout first matches `killOn` (a pattern or a test of the whole output so far).
+ */
+export function tsgradKilled(args: readonly string[], killAfterMs: number, opts: CliOptions & { killOn?: RegExp | ((stdout: string) => boolean); killDelayMs?: number } = {}): Promise<CliResult & { killed: boolean }> {
   return new Promise((done) => {
     const t0 = performance.now();
     const child = spawn(process.execPath, [TSGRAD_BIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, env: { ...process.env, ...opts.env } });
@@ -59,9 +62,14 @@ export function tsgradKilled(args: readonly string[], killAfterMs: number, opts:
       }
     };
     const timer = setTimeout(kill, killAfterMs);
+    let armed = false;
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
-      if (opts.killOn?.test(stdout)) kill();
+      const on = opts.killOn;
+      if (!armed && on !== undefined && (typeof on === 'function' ? on(stdout) : on.test(stdout))) {
+        armed = true;
+        setTimeout(kill, opts.killDelayMs ?? 0);
+      }
     });
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('close', (status, signal) => {
