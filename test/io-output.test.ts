@@ -6,13 +6,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, existsSync, openSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { checkWritableDir, ensureDir, removeStaleTemps, writeOutput } from '../src/io/output.js';
-import { detectorFixture, REPO_ROOT, tsgrad } from './helpers/cli.js';
+import { detectorFixture, REPO_ROOT, tsgrad, TSGRAD_BIN } from './helpers/cli.js';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'tsgrad-out-'));
@@ -170,7 +170,7 @@ test('every file write in src goes through writeOutput: no other writeFile, rena
   assert.deepEqual(offenders, []);
 });
 
-test('tsgrad detector map --json /dev/full exits 1 naming the device, which stays a character device; --json over a 0600 file keeps its mode', async () => {
+test('tsgrad detector map --json /dev/full exits 1 naming the device, which stays a character device; --json /dev/stdout into a redirected file appends; --json over a 0600 file keeps its mode', async () => {
   const dir = tmp();
   try {
     const f = await detectorFixture(dir);
@@ -180,6 +180,15 @@ test('tsgrad detector map --json /dev/full exits 1 naming the device, which stay
       assert.match(r.stderr, /cannot write \/dev\/full: ENOSPC/);
       assert.ok(statSync('/dev/full').isCharacterDevice());
     }
+    // --json /dev/stdout with stdout redirected to a file: appended to what the command printed, not
+    // renamed over the file the shell opened.
+    const outFile = join(dir, 'stdout.txt');
+    const fd = openSync(outFile, 'w');
+    const redirected = spawnSync(process.execPath, [TSGRAD_BIN, 'detector', 'map', f.dataFile, f.cfgFile, f.weightsFile, '--json', '/dev/stdout'], { stdio: ['ignore', fd, 'pipe'] });
+    closeSync(fd);
+    assert.equal(redirected.status, 0, String(redirected.stderr));
+    const printed = readFileSync(outFile, 'utf8');
+    assert.match(printed, /^detector map: 2 images[^]*"evaluations"[^]*wrote \/dev\/stdout\n$/);
     const json = join(dir, 'map.json');
     writeFileSync(json, '');
     chmodSync(json, 0o600);

@@ -11,6 +11,9 @@
 //                                link stays a link and the file it names is replaced as above
 //   a character device or FIFO   written through (`/dev/null`, `/dev/stdout`, a named pipe): there is
 //                                nothing to replace atomically; a FIFO with no reader is an error
+//   an open file descriptor      (`/dev/stdout`, `/dev/fd/N`, `/proc/self/fd/N` when the shell redirected
+//                                it to a file) written through that descriptor, after what the command
+//                                printed there, as the shell's redirection expects
 //   a folder, socket or block    refused with an error naming the path
 //   device
 //
@@ -19,7 +22,7 @@
 // names the path.
 
 import { randomBytes } from 'node:crypto';
-import { constants, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, type Stats } from 'node:fs';
+import { constants, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
@@ -52,15 +55,35 @@ function statOrNull(path: string, follow: boolean): Stats | null {
   }
 }
 
-/** The path a chain of symbolic links ends at (which may not exist yet). */
-function followLinks(path: string): string {
+const FD_LINK = /^\/(?:proc\/(self|\d+)|dev)\/fd\/(\d+)$/;
+
+/**
+ * The path a chain of symbolic links ends at (which may not exist yet), and the descriptor of this
+ * process the chain went through (/dev/stdout → /proc/self/fd/1), if any.
+ */
+function followLinks(path: string): { dest: string; fd: number | null } {
   let p = resolve(path);
+  let fd: number | null = null;
   for (let i = 0; i < MAX_LINKS; i++) {
+    const m = FD_LINK.exec(p);
+    if (m !== null && fd === null && (m[1] === undefined || m[1] === 'self' || Number(m[1]) === process.pid)) fd = Number(m[2]);
     const st = statOrNull(p, false);
-    if (st === null || !st.isSymbolicLink()) return p;
+    if (st === null || !st.isSymbolicLink()) return { dest: p, fd };
     p = resolve(dirname(p), readlinkSync(p));
   }
   throw new Error(`cannot write ${path}: more than ${MAX_LINKS} symbolic links in a row`);
+}
+
+/** Writes through one of this process's descriptors (synchronously, as process.stdout writes to a file). */
+async function writeToFd(shown: string, fd: number, write: (sink: OutputSink) => Promise<void>): Promise<void> {
+  try {
+    await write(async (bytes) => {
+      let done = 0;
+      while (done < bytes.length) done += writeSync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30));
+    });
+  } catch (e) {
+    throw new Error(`cannot write ${shown}: ${message(e)}`);
+  }
 }
 
 function kindOf(st: Stats): string {
@@ -261,9 +284,11 @@ export async function writeOutput(path: string, data: OutputData): Promise<void>
   const write = asStream(data);
   const st = statOrNull(path, true);
   if (st === null) {
-    await writeAtomically(path, followLinks(path), null, write);
+    await writeAtomically(path, followLinks(path).dest, null, write);
   } else if (st.isFile()) {
-    await writeAtomically(path, followLinks(path), st, write);
+    const { dest, fd } = followLinks(path);
+    if (fd !== null) await writeToFd(path, fd, write);
+    else await writeAtomically(path, dest, st, write);
   } else if (st.isCharacterDevice() || st.isFIFO()) {
     await writeThrough(path, path, st.isFIFO(), write);
   } else {
