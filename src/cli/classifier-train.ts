@@ -78,6 +78,7 @@ export async function classifierTrain(argv: string[], io: CommandIO = processIO)
       ...(saveEvery === undefined ? {} : { saveEvery }),
       chart: chartArg === 'none' ? null : (chartArg ?? undefined),
       preciseBn: intArg(values, 'precise-bn', 0, 1e6) ?? 0,
+      strict,
       log: (line) => io.out(`${line}\n`),
     });
     io.out(`stopped at iteration ${r.iteration}, avg loss ${r.avgLoss.toFixed(4)}${Number.isNaN(r.top1) ? '' : `, top-1 ${(r.top1 * 100).toFixed(2)}%`}; weights ${r.finalWeights}\n`);

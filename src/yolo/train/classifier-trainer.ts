@@ -47,6 +47,8 @@ export interface TrainClassifierOptions {
   chart?: string | null;
   /** Precise BN batches before each accuracy evaluation and the final weights (see precise-bn.ts). Default 0. */
   preciseBn?: number;
+  /** Stop at an image that does not decode instead of skipping it with a note (the default). */
+  strict?: boolean;
   log?: (line: string) => void;
 }
 
@@ -118,6 +120,7 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
   const augment = o.augment ?? true;
   const classOf = new Map(o.items.map((i) => [i.image, i.cls]));
   let iteration = Math.floor(seen / n.batch);
+  const skipped = new Set<string>();
   const loaderOptions: LoaderOptions = {
     items: o.items.map((i) => ({ image: i.image, boxes: [] })),
     batchSize: n.miniBatch,
@@ -127,6 +130,12 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
     height: n.height,
     ...(o.workers === undefined ? {} : { workers: o.workers }),
     startBatch: iteration * n.subdivisions,
+    undecodable: o.strict === true ? 'fail' : 'skip',
+    onSkip: (image, reason) => {
+      if (skipped.has(image)) return;
+      skipped.add(image);
+      log(`note: skipping an image that does not decode (${skipped.size} skipped so far; --strict stops instead): ${reason}`);
+    },
   };
   const loader = new BatchLoader(loaderOptions);
   const preciseBn = (): Promise<number> => preciseBatchNorm(net, o.preciseBn ?? 0, { ...loaderOptions, seed: seed + 0x5eed, startBatch: 0 });
