@@ -1,16 +1,19 @@
 // CNN op benchmark on the cpu: maxpool2d (Darknet padding) and batchnorm2d (training, both variants),
 // forward alone and forward+backward, at the activation shapes of YOLOv2-tiny at 416x416, batch 1.
 //
-//   node dist/bench/cnn-ops.bench.js [--quick]      --quick: three shapes per op, shorter timing
+//   node dist/bench/cnn-ops.bench.js [--quick] [--python P] [--no-peer]   --quick: three shapes per op, shorter timing
 //
-// Prints one row per (op, shape, pass): mean and median latency, input throughput in M elements/s and the
-// number of timed runs. Every op is run once and checked against a naive loop before timing.
+// Prints one row per (op, shape, pass): mean and median latency, input throughput in M elements/s, the
+// number of timed runs, and PyTorch's median for the same op and shape (F.max_pool2d, nn.BatchNorm2d in
+// training; bench/pytorch_peer.py, timed after ours in the same run) with our ratio to it. Every op is
+// run once and checked against a naive loop before timing.
 
 import { Bench } from 'tinybench';
 
 import { fromHost, memoryInfo, Rng, scope, type Tensor } from '../src/index.js';
 import { maxpool2dDarknet } from '../src/tensor/ops/maxpool2d.js';
 import { batchnorm2d, type BatchNormVariant } from '../src/tensor/ops/batchnorm2d.js';
+import { median as mid, Peer, ratio } from './peer.js';
 
 // [C, H(=W), maxpool stride] of the tiny-yolo-voc conv outputs at 416 that feed a maxpool; the last (13x13,
 // stride 1) is layer 11's size-2 stride-1 pool.
@@ -71,10 +74,16 @@ interface Row {
   shape: string;
   pass: string;
   elements: number;
+  /** The peer request timing the same op and shape, and which of its two figures this row compares to. */
+  peer: Record<string, unknown>;
+  peerKey: 'fwd_ms' | 'fwdbwd_ms';
 }
 
 async function main(): Promise<void> {
-  const quick = process.argv.includes('--quick');
+  const argv = process.argv.slice(2);
+  const quick = argv.includes('--quick');
+  const py = argv.indexOf('--python');
+  const peer = await Peer.start(py >= 0 ? argv[py + 1] : undefined, argv.includes('--no-peer'));
   const bench = new Bench({ name: 'cnn ops (cpu)', time: quick ? 150 : 500, iterations: 3, warmupIterations: 1 });
   const rows = new Map<string, Row>();
   const keepAlive: Tensor[] = [];
@@ -95,8 +104,9 @@ async function main(): Promise<void> {
     const shape = `1x${C}x${H}x${H} /${s}`;
     const fwd = `maxpool fwd ${shape}`;
     const both = `maxpool fwd+bwd ${shape}`;
-    rows.set(fwd, { op: 'maxpool2dDarknet(2)', shape, pass: 'forward', elements: x.size });
-    rows.set(both, { op: 'maxpool2dDarknet(2)', shape, pass: 'forward+backward', elements: x.size });
+    const pr = { op: 'maxpool', c: C, hw: H, stride: s, runs: 10 };
+    rows.set(fwd, { op: 'maxpool2dDarknet(2)', shape, pass: 'forward', elements: x.size, peer: pr, peerKey: 'fwd_ms' });
+    rows.set(both, { op: 'maxpool2dDarknet(2)', shape, pass: 'forward+backward', elements: x.size, peer: pr, peerKey: 'fwdbwd_ms' });
     bench.add(fwd, () => scope(() => void maxpool2dDarknet(x, 2, s)));
     bench.add(both, () =>
       scope(() => {
@@ -121,8 +131,9 @@ async function main(): Promise<void> {
     for (const variant of ['pytorch', 'darknet'] as BatchNormVariant[]) {
       const fwd = `bn ${variant} fwd ${shape}`;
       const both = `bn ${variant} fwd+bwd ${shape}`;
-      rows.set(fwd, { op: `batchnorm2d ${variant} (train)`, shape, pass: 'forward', elements: x.size });
-      rows.set(both, { op: `batchnorm2d ${variant} (train)`, shape, pass: 'forward+backward', elements: x.size });
+      const pr = { op: 'batchnorm', c: C, hw: H, runs: 10 };
+      rows.set(fwd, { op: `batchnorm2d ${variant} (train)`, shape, pass: 'forward', elements: x.size, peer: pr, peerKey: 'fwd_ms' });
+      rows.set(both, { op: `batchnorm2d ${variant} (train)`, shape, pass: 'forward+backward', elements: x.size, peer: pr, peerKey: 'fwdbwd_ms' });
       bench.add(fwd, () => scope(() => void batchnorm2d(x, gamma, beta, rm, rv, { training: true, variant })));
       bench.add(both, () =>
         scope(() => {
@@ -136,6 +147,17 @@ async function main(): Promise<void> {
   }
 
   await bench.run();
+  // The peer, right after ours: one request per distinct (op, shape), cached.
+  const peerMs = new Map<string, Record<string, number>>();
+  if (typeof peer !== 'string') {
+    for (const row of rows.values()) {
+      const key = JSON.stringify(row.peer);
+      if (peerMs.has(key)) continue;
+      const r = await peer.request(row.peer);
+      peerMs.set(key, { fwd_ms: mid(r['fwd_ms'] as number[]), fwdbwd_ms: mid(r['fwdbwd_ms'] as number[]) });
+    }
+    peer.close();
+  }
   const table = bench.tasks.map((task) => {
     const r = task.result;
     if (r.state !== 'completed') throw new Error(`cnn-ops.bench: task ${task.name} ended in state '${r.state}'${'error' in r ? `: ${String(r.error)}` : ''}`);
@@ -149,10 +171,13 @@ async function main(): Promise<void> {
       'M elem/s (median)': (row.elements / (r.latency.p50! * 1e3)).toFixed(1),
       '±rme %': r.latency.rme.toFixed(1),
       runs: task.runs,
+      'torch ms': peerMs.get(JSON.stringify(row.peer))?.[row.peerKey]?.toFixed(3) ?? '-',
+      ratio: ratio(r.latency.p50!, peerMs.get(JSON.stringify(row.peer))?.[row.peerKey]),
     };
   });
   console.log(`cnn ops on the cpu (float32, YOLOv2-tiny shapes at 416, batch 1), node ${process.version}`);
   console.table(table);
+  console.log(`peer: ${typeof peer === 'string' ? peer : `${peer.description}; its batch norm is PyTorch's (biased variance), compared with both variants`}`);
   for (const t of keepAlive) t.dispose();
   const left = memoryInfo('cpu');
   if (left.tensors !== 0) console.warn(`cnn-ops.bench: ${left.tensors} tensors still alive at exit`);

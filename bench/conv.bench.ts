@@ -1,10 +1,11 @@
-// conv2d throughput on the YOLOv2-tiny-VOC conv layers (416x416, batch 1, float32):
-//   node dist/bench/conv.bench.js [--batch 1] [--layers 1,2,9] [--time 1000] [--threads 2]
+// conv2d throughput on the YOLOv2-tiny-VOC conv layers (416x416, batch 1, float32), against PyTorch's
+// F.conv2d (bench/pytorch_peer.py, timed right after ours, layer by layer, in the same run):
+//   node dist/bench/conv.bench.js [--batch 1] [--layers 1,2,9] [--time 1000] [--threads 2] [--python P] [--no-peer]
 //
 // Per layer: forward (conv2d) and forward+backward (conv2d + conv2dBackwardInput +
 // conv2dBackwardWeight [+ conv2dBackwardBias]) GFLOP/s, FLOP = 2*MACs forward and 3x that for
-// forward+backward (the convention of the PyTorch peer bench, /work/shared/peer/pytorch_cpu_bench.py),
-// from the median time; plus the share of forward time outside the GEMM (im2col, bias, allocation).
+// forward+backward (the peer's convention), from the median time; the GEMM alone on a ready column
+// matrix (what im2col, bias and allocation add on top); the ratios of our median times to the peer's.
 // The machine may be shared: numbers are noisy. ~1 minute at the defaults.
 
 import { parseArgs } from 'node:util';
@@ -16,6 +17,7 @@ import { im2col } from '../src/tensor/backends/cpu/im2col.js';
 import { fromHost } from '../src/tensor/ops/creation.js';
 import { conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, conv2dOutputShape, conv2dParams } from '../src/tensor/ops/conv2d.js';
 import type { Tensor } from '../src/tensor/tensor.js';
+import { median as mid, Peer, PEER_OPTIONS, ratio } from './peer.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -23,6 +25,7 @@ const { values: args } = parseArgs({
     layers: { type: 'string', default: '' },
     time: { type: 'string', default: '1000' },
     threads: { type: 'string', default: '' },
+    ...PEER_OPTIONS,
   },
 });
 const batch = Number(args.batch);
@@ -72,14 +75,19 @@ function median(fn: () => void, ms: number): number {
 }
 
 await gemmWarmup();
+const peer = await Peer.start(args.python, args['no-peer']);
 const selected = args.layers ? args.layers.split(',').map((s) => LAYERS[Number(s) - 1]!) : LAYERS;
 console.log(`conv2d float32, batch ${batch}, gemm threads ${gemmThreads()}; GFLOP/s from median times (FLOP = 2*MACs fwd, 3x for fwd+bwd)`);
-const header = `${'layer'.padEnd(26)}${'GFLOP fwd'.padStart(10)}${'fwd ms'.padStart(9)}${'fwd GF/s'.padStart(10)}${'f+b ms'.padStart(9)}${'f+b GF/s'.padStart(10)}${'gemm-only fwd ms'.padStart(18)}`;
+const header =
+  `${'layer'.padEnd(26)}${'GFLOP fwd'.padStart(10)}${'fwd ms'.padStart(9)}${'fwd GF/s'.padStart(10)}${'f+b ms'.padStart(9)}${'f+b GF/s'.padStart(10)}` +
+  `${'gemm-only fwd ms'.padStart(18)}${'torch fwd'.padStart(11)}${'torch f+b'.padStart(11)}${'fwd ratio'.padStart(11)}${'f+b ratio'.padStart(11)}`;
 console.log(header);
 console.log('-'.repeat(header.length));
 let totalFwd = 0;
 let totalFb = 0;
 let totalFlop = 0;
+let peerFwd = 0;
+let peerFb = 0;
 for (const L of selected) {
   const pad = Math.floor(L.k / 2);
   const p = conv2dParams({ padding: pad });
@@ -113,15 +121,28 @@ for (const L of selected) {
   totalFwd += fwd;
   totalFb += fb;
   totalFlop += flop;
+  let tf: number | undefined;
+  let tb: number | undefined;
+  if (typeof peer !== 'string') {
+    const r = await peer.request({ op: 'conv', cin: L.C, cout: L.O, k: L.k, hw: L.size, batch, bias: L.bias, runs: 10 });
+    tf = mid(r['fwd_ms'] as number[]);
+    tb = mid(r['fwdbwd_ms'] as number[]);
+    peerFwd += tf;
+    peerFb += tb;
+  }
   console.log(
     `${L.name.padEnd(26)}${(flop / 1e9).toFixed(3).padStart(10)}${fwd.toFixed(2).padStart(9)}${(flop / fwd / 1e6).toFixed(1).padStart(10)}` +
-      `${fb.toFixed(2).padStart(9)}${((3 * flop) / fb / 1e6).toFixed(1).padStart(10)}${gemmOnly.toFixed(2).padStart(18)}`,
+      `${fb.toFixed(2).padStart(9)}${((3 * flop) / fb / 1e6).toFixed(1).padStart(10)}${gemmOnly.toFixed(2).padStart(18)}` +
+      `${(tf?.toFixed(2) ?? '-').padStart(11)}${(tb?.toFixed(2) ?? '-').padStart(11)}${ratio(fwd, tf).padStart(11)}${ratio(fb, tb).padStart(11)}`,
   );
   drop(x, w, b, g);
 }
 console.log('-'.repeat(header.length));
 console.log(
   `${'total'.padEnd(26)}${(totalFlop / 1e9).toFixed(3).padStart(10)}${totalFwd.toFixed(2).padStart(9)}${(totalFlop / totalFwd / 1e6).toFixed(1).padStart(10)}` +
-    `${totalFb.toFixed(2).padStart(9)}${((3 * totalFlop) / totalFb / 1e6).toFixed(1).padStart(10)}`,
+    `${totalFb.toFixed(2).padStart(9)}${((3 * totalFlop) / totalFb / 1e6).toFixed(1).padStart(10)}${''.padStart(18)}` +
+    (typeof peer === 'string' ? '' : `${peerFwd.toFixed(2).padStart(11)}${peerFb.toFixed(2).padStart(11)}${ratio(totalFwd, peerFwd).padStart(11)}${ratio(totalFb, peerFb).padStart(11)}`),
 );
+console.log(`peer: ${typeof peer === 'string' ? peer : peer.description}`);
+if (typeof peer !== 'string') peer.close();
 process.exit(0);

@@ -1,20 +1,25 @@
-// sgemm throughput: `node dist/bench/gemm.bench.js [--sizes 256,512,1024,2048] [--shapes]`
+// sgemm throughput against PyTorch's torch.mm (bench/pytorch_peer.py, same shape, layout and thread
+// count, timed right after ours in the same run):
+//   node dist/bench/gemm.bench.js [--sizes 256,512,1024,2048] [--shapes] [--python P] [--no-peer]
 //
 // Square problems in the layouts a network uses (NN forward, NT and TN in conv/linear backward),
 // on 1 thread and on all threads; with --shapes also the im2col shapes of a small YOLO-like net.
-// Prints GFLOP/s from the median and the best run. The machine may be shared: numbers are noisy.
+// Prints GFLOP/s from the median and the best run, and the ratio of our median time to the peer's.
+// The machine may be shared: numbers are noisy.
 
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 
 import { dgemm, gemmStats, gemmThreads, gemmWarmup, sgemm } from '../src/tensor/backends/cpu/gemm/index.js';
+import { median, Peer, PEER_OPTIONS, ratio } from './peer.js';
 
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '256,512,1024,2048' },
     shapes: { type: 'boolean', default: false },
     dgemm: { type: 'boolean', default: false },
+    ...PEER_OPTIONS,
   },
 });
 const sizes = values.sizes.split(',').map(Number);
@@ -57,7 +62,9 @@ const convShapes: Problem[] = [
   { label: 'conv fwd 1024x169x4608', transA: false, transB: false, M: 1024, N: 169, K: 4608 },
 ];
 
-function benchOne(p: Problem, threads: number): void {
+const peer = await Peer.start(values.python, values['no-peer']);
+
+async function benchOne(p: Problem, threads: number): Promise<void> {
   gemmThreads(threads);
   const { M, N, K, transA, transB } = p;
   const A = random(M * K, 1), B = random(K * N, 2), C = new Float32Array(M * N);
@@ -72,9 +79,15 @@ function benchOne(p: Problem, threads: number): void {
   const r = bench.tasks[0]!.result;
   if (r.state !== 'completed') throw new Error(`bench ${p.label}: ${r.state === 'errored' ? r.error.message : r.state}`);
   const gf = (ms: number): string => (flops / ms / 1e6).toFixed(1);
+  let theirs: number | undefined;
+  if (typeof peer !== 'string') {
+    const reply = await peer.request({ op: 'gemm', m: M, n: N, k: K, ta: transA, tb: transB, threads, runs: Math.min(iterations, 20) });
+    theirs = median(reply['ms'] as number[]);
+  }
   console.log(
     `sgemm ${p.label.padEnd(26)} threads=${threads}  median ${r.latency.p50.toFixed(3).padStart(9)} ms  ` +
-      `${gf(r.latency.p50).padStart(6)} GFLOP/s  (best ${gf(r.latency.min)}, ${r.latency.samplesCount} runs)`,
+      `${gf(r.latency.p50).padStart(6)} GFLOP/s  (best ${gf(r.latency.min)}, ${r.latency.samplesCount} runs)  ` +
+      `torch.mm ${theirs === undefined ? '-' : `${gf(theirs)} GFLOP/s`}  ratio ${ratio(r.latency.p50, theirs)}`,
   );
 }
 
@@ -93,10 +106,12 @@ console.log(`node ${process.version}, ${cpus().length} cpus (${cpus()[0]?.model 
 await gemmWarmup();
 const counts = all > 1 ? [1, all] : [1];
 for (const threads of counts) {
-  for (const n of sizes) for (const p of square(n)) benchOne(p, threads);
-  if (values.shapes) for (const p of convShapes) benchOne(p, threads);
+  for (const n of sizes) for (const p of square(n)) await benchOne(p, threads);
+  if (values.shapes) for (const p of convShapes) await benchOne(p, threads);
 }
 gemmThreads(all);
 if (values.dgemm) for (const n of [128, 256]) benchDgemm(n);
 const s = gemmStats();
+console.log(`peer: ${typeof peer === 'string' ? peer : peer.description}`);
+if (typeof peer !== 'string') peer.close();
 console.log(`paths: js=${s.js} wasm 1-thread=${s.wasmSingle} wasm threaded=${s.wasmThreaded}, worker items=${s.workerItems}`);

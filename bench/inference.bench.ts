@@ -1,84 +1,59 @@
-// Inference (eval mode, no grad) of YOLOv2-tiny-VOC and YOLOv2-VOC at 416x416, batch 1, on the CPU
-// backend, against the PyTorch peer measured in the same run: the peer's own model definitions
-// (shared/peer/pytorch_cpu_bench.py: tiny_yolo_voc, YoloV2VOC) timed by a short inline Python script with
-// 2 threads, as the peer bench does. Prints the median of --runs timed runs after one warm-up.
-//   node dist/bench/inference.bench.js [--runs 5] [--no-peer] [--peer-dir ../shared/peer]
+// Inference (eval mode, no grad) of YOLOv2-tiny-VOC and YOLOv2-VOC (cfg/darknet/) at 416x416 on the CPU
+// backend, against the same models in PyTorch (bench/pytorch_peer.py) timed alternately in the same run.
+//   node dist/bench/inference.bench.js [--batch 1] [--runs 5] [--rounds 2] [--models yolov2-tiny-voc,yolov2-voc]
+//        [--python /usr/bin/python3] [--no-peer]
+// Each round times --runs calls of ours, then of the peer's, per model; figures are medians over all rounds.
 
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { noGrad, randn, scope } from '../src/index.js';
+import { gemmWarmup } from '../src/tensor/backends/cpu/gemm/index.js';
 import { readCfgFile } from '../src/yolo/darknet/cfg.js';
 import { buildNetwork } from '../src/yolo/net/network.js';
+import { median, Peer, PEER_OPTIONS, ratio, table, timeRuns } from './peer.js';
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '5' }, 'no-peer': { type: 'boolean' }, 'peer-dir': { type: 'string' }, 'cfg-dir': { type: 'string' } },
+  options: {
+    batch: { type: 'string', default: '1' },
+    runs: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '2' },
+    models: { type: 'string', default: 'yolov2-tiny-voc,yolov2-voc' },
+    ...PEER_OPTIONS,
+  },
 });
+const batch = Number(values.batch);
 const runs = Number(values.runs);
-const shared = resolve(process.cwd(), '..', 'shared');
-const cfgDir = values['cfg-dir'] ?? join(shared, 'darknet', 'cfg');
-const peerDir = values['peer-dir'] ?? join(shared, 'peer');
+const rounds = Number(values.rounds);
+const models = values.models.split(',');
 
-function median(a: number[]): number {
-  const s = [...a].sort((p, q) => p - q);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-function ours(cfgName: string): number {
-  const cfg = readCfgFile(join(cfgDir, cfgName), { overrides: { width: 416, height: 416, batch: 1, subdivisions: 1 } });
+await gemmWarmup();
+const peer = await Peer.start(values.python, values['no-peer']);
+const results: { name: string; ours: number[]; theirs: number[] }[] = [];
+for (const name of models) {
+  const cfg = readCfgFile(join(process.cwd(), 'cfg', 'darknet', `${name}.cfg`), { overrides: { width: 416, height: 416, batch, subdivisions: 1 } });
   const net = buildNetwork(cfg, { seed: 1 }).eval();
-  const x = randn([1, 3, 416, 416], { seed: 2 });
-  const once = (): void => scope(() => noGrad(() => void net.forward(x)));
-  once();
-  const t: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    once();
-    t.push(performance.now() - t0);
+  const x = randn([batch, 3, 416, 416], { seed: 2 });
+  const r = { name, ours: [] as number[], theirs: [] as number[] };
+  if (typeof peer !== 'string') await peer.request({ op: 'setup', model: name, batch, size: 416 });
+  for (let round = 0; round < rounds; round++) {
+    r.ours.push(...timeRuns(() => scope(() => noGrad(() => void net.forward(x))), runs));
+    if (typeof peer !== 'string') r.theirs.push(...((await peer.request({ op: 'infer', runs })) as { ms: number[] }).ms);
   }
-  return median(t);
+  results.push(r);
 }
+if (typeof peer !== 'string') peer.close();
 
-const PEER = `
-import sys, time, statistics, json
-sys.path.insert(0, sys.argv[1])
-import torch
-import pytorch_cpu_bench as pb
-torch.set_num_threads(2)
-out = {}
-for name, make in (("yolov2-tiny-voc", pb.tiny_yolo_voc), ("yolov2-voc", pb.YoloV2VOC)):
-    torch.manual_seed(0)
-    m = make().eval()
-    x = torch.rand(1, 3, 416, 416)
-    with torch.no_grad():
-        m(x)
-        t = []
-        for _ in range(int(sys.argv[2])):
-            t0 = time.perf_counter(); m(x); t.append((time.perf_counter() - t0) * 1e3)
-    out[name] = statistics.median(t)
-print(json.dumps(out))
-`;
-
-function peer(): Record<string, number> | string {
-  if (values['no-peer']) return 'skipped (--no-peer)';
-  if (!existsSync(join(peerDir, 'pytorch_cpu_bench.py'))) return `no peer script in ${peerDir}`;
-  const r = spawnSync('/usr/bin/python3', ['-c', PEER, peerDir, String(Math.max(runs, 5))], { encoding: 'utf8' });
-  if (r.status !== 0) return `peer failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`;
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
-}
-
-const rows: [string, string][] = [
-  ['yolov2-tiny-voc', 'yolov2-tiny-voc.cfg'],
-  ['yolov2-voc', 'yolov2-voc.cfg'],
-];
-const mine = rows.map(([name, cfg]) => [name, ours(cfg)] as const);
-const p = peer();
-console.log(`inference, 416x416, batch 1, median of ${runs} (ms)`);
-console.log('model             tsgrad cpu   PyTorch cpu   ratio');
-for (const [name, ms] of mine) {
-  const pm = typeof p === 'string' ? undefined : p[name];
-  console.log(`${name.padEnd(16)} ${ms.toFixed(1).padStart(10)}   ${pm === undefined ? '-'.padStart(11) : pm.toFixed(1).padStart(11)}   ${pm === undefined ? '-' : `${(ms / pm).toFixed(2)}x`}`);
-}
-if (typeof p === 'string') console.log(`peer: ${p}`);
+console.log(`inference, 416x416, batch ${batch}; ${rounds} rounds of ${runs} runs, ours and the peer alternately; medians (ms)`);
+console.log(
+  table(
+    ['model', 'tsgrad cpu', 'PyTorch cpu', 'ratio'],
+    results.map((r) => {
+      const o = median(r.ours);
+      const t = r.theirs.length ? median(r.theirs) : undefined;
+      return [r.name, o.toFixed(1), t === undefined ? '-' : t.toFixed(1), ratio(o, t)];
+    }),
+  ),
+);
+console.log(`peer: ${typeof peer === 'string' ? peer : peer.description}`);
+process.exit(0);

@@ -7,6 +7,7 @@
 // to pass than BigInts (a YOLO step makes hundreds of launches). Byte offsets are added in JS
 // (`ptr + 4 * elementOffset`); every launcher then checks that each range lies inside one live
 // allocation. Shapes and strides are JS arrays of integers.
+#include <dlfcn.h>
 #include <napi.h>
 
 #include <cmath>
@@ -15,6 +16,12 @@
 
 #include "kernels/kernels.h"
 #include "runtime/runtime.h"
+
+// The architectures the CUDA build compiled kernels for (CMake's CUDA_ARCHITECTURES, comma-separated);
+// empty in the emulated build.
+#ifndef TSGRAD_CUDA_ARCHITECTURES
+#define TSGRAD_CUDA_ARCHITECTURES ""
+#endif
 
 #ifdef TSGRAD_EMU
 namespace tsgrad::emu_selftest {
@@ -239,6 +246,45 @@ const Entry kEntries[] = {
     o.Set("multiProcessorCount", d.multiProcessorCount);
     o.Set("driverVersion", d.driverVersion);
     o.Set("runtimeVersion", d.runtimeVersion);
+    return o;
+  }},
+  // What `tsgrad info` shows beside info(): whether the NVIDIA user-space driver (libcuda.so.1, which the
+  // CUDA runtime loads) can be loaded, every device's properties, and what this build was compiled for.
+  {"systemInfo", 0, [](const Args& a) -> Napi::Value {
+    Napi::Env env = a.env();
+    Napi::Object o = Napi::Object::New(env);
+    void* h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+    const char* dl_error = h ? nullptr : dlerror();
+    o.Set("libcudaLoaded", h != nullptr);
+    o.Set("libcudaError", dl_error ? dl_error : "");
+    if (h) dlclose(h);
+    Napi::Array devices = Napi::Array::New(env);
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+      cudaGetLastError();
+      count = 0;
+    }
+    for (int i = 0; i < count; i++) {
+      cudaDeviceProp p;
+      if (cudaGetDeviceProperties(&p, i) != cudaSuccess) {
+        cudaGetLastError();
+        continue;
+      }
+      Napi::Object d = Napi::Object::New(env);
+      d.Set("index", i);
+      d.Set("name", std::string(p.name));
+      d.Set("computeCapability", std::to_string(p.major) + "." + std::to_string(p.minor));
+      d.Set("totalMemory", double(p.totalGlobalMem));
+      d.Set("multiProcessorCount", p.multiProcessorCount);
+      devices.Set(devices.Length(), d);
+    }
+    o.Set("devices", devices);
+    o.Set("cudaArchitectures", TSGRAD_CUDA_ARCHITECTURES);
+#ifdef CUDART_VERSION
+    o.Set("runtimeVersionBuilt", int(CUDART_VERSION));
+#else
+    o.Set("runtimeVersionBuilt", 0);
+#endif
     return o;
   }},
   {"malloc", 1, [](const Args& a) -> Napi::Value {

@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, copyFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -11,6 +11,17 @@ const REFS = TORCH_REFS;
 const haveRefs = existsSync(REFS);
 const CLI = join(process.cwd(), 'bin', 'tsgrad.js');
 
+/** A fresh temporary folder, removed when the file's tests end. */
+const made: string[] = [];
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'tsgrad-refs-'));
+  made.push(d);
+  return d;
+}
+
 test('every PyTorch reference case with a runner passes on the cpu', { skip: !haveRefs && 'the reference cases are not present' }, () => {
   const failures = caseFiles(REFS)
     .map((f) => checkCase(f))
@@ -19,7 +30,7 @@ test('every PyTorch reference case with a runner passes on the cpu', { skip: !ha
 });
 
 test('check-refs reports a corrupted reference value as FAIL and exits 1', { skip: !haveRefs && 'no refs' }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsgrad-refs-'));
+  const dir = tempDir();
   const c = JSON.parse(readFileSync(join(REFS, 'add_1.json'), 'utf8'));
   c.outputs.y.data[3] += 0.01;
   writeFileSync(join(dir, 'add_9.json'), JSON.stringify(c));
@@ -32,7 +43,7 @@ test('check-refs reports a corrupted reference value as FAIL and exits 1', { ski
 });
 
 test('check-refs counts an op it does not know as unsupported, never as passed', { skip: !haveRefs && 'no refs' }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsgrad-refs-'));
+  const dir = tempDir();
   const c = JSON.parse(readFileSync(join(REFS, 'exp_1.json'), 'utf8'));
   c.op = 'frobnicate';
   writeFileSync(join(dir, 'frobnicate_1.json'), JSON.stringify(c));
@@ -43,7 +54,7 @@ test('check-refs counts an op it does not know as unsupported, never as passed',
 });
 
 test('check-refs rejects a case whose data does not fill its shape, naming the file', { skip: !haveRefs && 'no refs' }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsgrad-refs-'));
+  const dir = tempDir();
   const c = JSON.parse(readFileSync(join(REFS, 'exp_1.json'), 'utf8'));
   c.inputs.x.data.pop();
   writeFileSync(join(dir, 'exp_7.json'), JSON.stringify(c));

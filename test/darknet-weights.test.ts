@@ -360,9 +360,9 @@ test('commands: usage errors exit 2 with a message, a bad cfg exits 1, --help ex
     [['--seed', '1', '--out', 'x'], /--cfg is required/],
     [['--cfg', 'a.cfg', '--seed', 'one', '--out', 'x'], /--seed must be a non-negative integer, got 'one'/],
     [['--cfg', 'a.cfg', '--seed', '1'], /--out is required/],
-    [['--cfg', 'a.cfg', '--seed', '1', '--out', 'x', '--colour', 'red'], /Unknown option '--colour'/],
+    [['--cfg', 'a.cfg', '--seed', '1', '--out', 'x', '--colour', 'red'], /unknown option '--colour'/],
     [['--cfg', 'a.cfg', '--seed', '1', '--out', 'x', '--width', '0'], /--width must be in 1\.\.65536, got 0/],
-    [['--cfg', 'a.cfg', '--seed', '1', '--out', 'x', 'extra'], /Unexpected argument 'extra'/],
+    [['--cfg', 'a.cfg', '--seed', '1', '--out', 'x', 'extra'], /unexpected argument 'extra'/],
   ];
   for (const [argv, re] of cases) {
     const io = captureIO();

@@ -3,8 +3,9 @@
 // names) and, with a real network, agree with each other line for line; map on truth-equal detections
 // prints mAP 1 under every definition (header naming it) and 0 for the wrong class, its --json holds the
 // same numbers as the library; a bad label line is reported as file:line and counted, --strict fails
-// with it; a class-count mismatch between cfg and .data is an error; calc_anchors recovers two known
-// box sizes exactly (avg IoU 100 %) and takes num/stride from a cfg; bad command lines exit 2.
+// with it; --max-dets keeps the top detections per image and class; a class-count mismatch between cfg
+// and .data is an error; calc_anchors recovers two known box sizes exactly (avg IoU 100 %) and takes
+// num/stride from a cfg; bad command lines exit 2.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -170,7 +171,8 @@ test('detector map on detections equal to the ground truth prints mAP 1 under ev
     assert.equal(code, 0, io.stderr());
     const text = io.stdout();
     assert.match(text, /AP definition: VOC2010\+ all-point AP/);
-    assert.match(text, /AP definition: VOC2007 11-point AP/);
+    assert.match(text, /AP definition: VOC2007 11-point AP \(mean interpolated precision at the devkit's recall points/);
+    assert.match(text, /AP definition: VOC2007 11-point AP at Darknet's recall points k\/10/);
     assert.match(text, /AP definition: COCO 101-point AP/);
     assert.match(text, /AP definition: COCO AP@\[\.50:\.05:\.95\]/);
     assert.match(text, /mAP@0\.50 \(voc10\) = 1\.0000 \(100\.00%\)/);
@@ -181,7 +183,10 @@ test('detector map on detections equal to the ground truth prints mAP 1 under ev
     assert.match(text, /precision = 1\.00, recall = 1\.00, F1-score = 1\.00/);
     for (const name of synth.names) assert.match(text, new RegExp(`\\d  ${name} +\\d+ +\\d+ +0 +100\\.00%`));
     const doc = JSON.parse(readFileSync(jsonFile, 'utf8')) as { evaluations: { definition: string; map: number; classes: { name: string; ap: number | null }[] }[]; groundTruth: number };
-    assert.deepEqual(doc.evaluations.map((e) => [e.definition, e.map]), [['voc10', 1], ['voc07', 1], ['coco101', 1], ['coco', 1]]);
+    // voc07 adds 1/11 eleven times as voc_eval.py does
+    assert.deepEqual(doc.evaluations.map((e) => [e.definition, e.map]), [['voc10', 1], ['voc07', 1.0000000000000002], ['voc07-darknet', 1], ['coco101', 1], ['coco', 1]]);
+    assert.match(text, /detections kept per image and class: 100 \(coco101\), 100 \(coco\)/);
+    assert.match(text, /COCOeval summary/);
     assert.equal(doc.groundTruth, gt);
 
     const wrong = captureIO();
@@ -225,6 +230,26 @@ test('detector map reports a bad label line as file:line and skips it; --strict 
     assert.equal(await detectorMap([data, 'x.cfg', 'x.weights', '--strict'], strict, truthHooks(items, 2)), 1);
     assert.match(strict.stderr(), /^error: .*labels\/a\.txt:2: unknown class id 7 \(classes: 0\.\.1\)$/m);
     assert.equal(strict.stdout(), '');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('detector map --max-dets keeps the top-scored detections per image and class (ties in input order)', async () => {
+  const dir = tempDir();
+  try {
+    // three truths of class 0 in one image, each detected exactly with prob 0.9
+    const data = await handSet(dir, [{ name: 'a', w: 64, h: 64, labels: '0 0.2 0.2 0.2 0.2\n0 0.5 0.5 0.2 0.2\n0 0.8 0.8 0.2 0.2\n' }], ['one']);
+    const items = loadDetectionData(data, 'valid').dataset.items;
+    const all = captureIO();
+    assert.equal(await detectorMap([data, 'x.cfg', 'x.weights'], all, truthHooks(items, 1)), 0, all.stderr());
+    assert.match(all.stdout(), /TP = 3, FP = 0, FN = 0/);
+    assert.doesNotMatch(all.stdout(), /detections kept per image/);
+    const one = captureIO();
+    assert.equal(await detectorMap([data, 'x.cfg', 'x.weights', '--max-dets', '1', '--ap', 'voc10,coco101'], one, truthHooks(items, 1)), 0, one.stderr());
+    assert.match(one.stdout(), /detections kept per image and class: 1 \(voc10\), 1 \(coco101\)/);
+    assert.match(one.stdout(), /TP = 1, FP = 0, FN = 2/);
+    assert.match(one.stdout(), /mAP@0\.50 \(voc10\) = 0\.3333/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -314,10 +339,17 @@ test('detector calc_anchors counts a bad label line (file:line) and --strict fai
 test('bad command lines exit 2 with the usage; --help exits 0', async () => {
   const cases: [typeof detectorMap, string[], RegExp][] = [
     [detectorMap, ['a.data', 'b.cfg'], /expected <data> <cfg> <weights>, got 2 arguments/],
-    [detectorMap, ['a.data', 'b.cfg', 'c.weights', '--ap', 'voc12'], /--ap must be one of voc07, voc10, coco101, coco, all/],
+    [detectorMap, ['a.data', 'b.cfg', 'c.weights', '--ap', 'voc12'], /--ap must be one of voc07, voc07-darknet, voc10, coco101, coco, all \(or a comma-separated list\), got 'voc12'/],
+    [detectorMap, ['a.data', 'b.cfg', 'c.weights', '--ap', 'voc10,coco,x'], /--ap must be one of .*, got 'x'/],
+    [detectorMap, ['a.data', 'b.cfg', 'c.weights', '--max-dets', '0'], /--max-dets must be in 1\.\.1000000000, got 0/],
+    [detectorMap, ['a.data', 'b.cfg', 'c.weights', '--names', 'x.names'], /--names applies to scoring VOC files/],
+    [detectorMap, ['--gt', 'a.json'], /scoring result files needs both --gt and --results/],
+    [detectorMap, ['a.data', '--gt', 'a.json', '--results', 'r.json'], /--gt\/--results take no <data> <cfg> <weights>, got a\.data/],
+    [detectorMap, ['--gt', 'a.json', '--results', 'r.json', '--nms', '0.3'], /--nms applies to detecting with a network, not to scoring --results/],
+    [detectorMap, ['--gt', 'a.json', '--results', 'r.json', '--names', 'x.names'], /--names applies to VOC ground truth/],
     [detectorMap, ['a.data', 'b.cfg', 'c.weights', '--thresh', '2'], /--thresh must be a number in \[0, 1\]/],
     [detectorMap, ['a.data', 'b.cfg', 'c.weights', '--split', 'test'], /--split must be train or valid/],
-    [detectorValid, ['a.data', 'b.cfg', 'c.weights', '--bogus'], /Unknown option '--bogus'/],
+    [detectorValid, ['a.data', 'b.cfg', 'c.weights', '--bogus'], /unknown option '--bogus'/],
     [detectorValid, ['a.data', 'b.cfg', 'c.weights', '--batch', '0'], /--batch must be in 1\.\.4096/],
     [detectorCalcAnchors, ['a.data'], /--num is required/],
     [detectorCalcAnchors, ['a.data', '--num', 'x'], /--num must be a non-negative integer/],
@@ -330,7 +362,8 @@ test('bad command lines exit 2 with the usage; --help exits 0', async () => {
   }
   const help = captureIO();
   assert.equal(await detectorMap(['--help'], help), 0);
-  assert.match(help.stdout(), /--ap {2}voc10 {4}VOC2010\+ all-point AP/);
+  assert.match(help.stdout(), /--ap {2}voc10 {10}VOC2010\+ all-point AP/);
+  assert.match(help.stdout(), /--max-dets N/);
 });
 
 test('the tsgrad binary dispatches detector map and calc_anchors (exit codes 2 and 1 from a real process)', () => {

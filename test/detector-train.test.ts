@@ -228,7 +228,7 @@ test('classification then detection: `classifier train` on a synthetic classific
     const io: CommandIO = { out: (s) => void (o += s), err: (s) => void (e += s) };
     const { classifierCommand } = await import('../src/cli/classifier.js');
     assert.equal(await classifierCommand(['train', cls.dataFile, clsCfg, '--backup', join(dir, 'cb'), '--workers', '0'], io), 0, e);
-    assert.match(o, /stopped at iteration 3, avg loss \d+\.\d+, top-1 \d+\.\d+%/);
+    assert.match(o, /stopped at iteration 3 \(max_batches\), avg loss \d+\.\d+, top-1 \d+\.\d+%/);
     const clsWeights = join(dir, 'cb', 'cls_final.weights');
     assert.ok(existsSync(clsWeights));
 

@@ -21,7 +21,7 @@ import { augmentSample } from '../src/yolo/data/augment.js';
 import { ImageDecodeError, letterboxImage, loadImage } from '../src/yolo/data/image.js';
 import { BatchLoader, loadBatchDirect, type LoaderOptions } from '../src/yolo/data/loader.js';
 import { loadDetectionData } from '../src/yolo/data/labels.js';
-import { detectorFixture, REPO_ROOT, tsgrad } from './helpers/cli.js';
+import { detectorFixture, REPO_ROOT, runCli } from './helpers/detector-fixture.js';
 
 const DOG = join(REPO_ROOT, 'data', 'dog.jpg');
 
@@ -109,12 +109,12 @@ test('tsgrad data check decodes every image: a damaged one and an SVG are report
     const f = await detectorFixture(dir);
     writeFileSync(f.trainImages[1]!, 'garbage, not a JPEG');
     writeFileSync(f.trainImages[2]!, '<svg xmlns="http://www.w3.org/2000/svg" width="9000" height="9000"></svg>');
-    const r = tsgrad(['data', 'check', f.dataFile]);
+    const r = runCli(['data', 'check', f.dataFile]);
     assert.equal(r.status, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /decoded 2 of 4 images \(2 do not decode\)/);
     assert.match(r.stdout, /train\.txt:2: cannot decode image .*000001\.jpg: /);
     assert.match(r.stdout, /train\.txt:3: cannot decode image .*000002\.jpg: svg is not an image format/);
-    const strict = tsgrad(['data', 'check', f.dataFile, '--strict']);
+    const strict = runCli(['data', 'check', f.dataFile, '--strict']);
     assert.equal(strict.status, 1);
     assert.match(strict.stderr, /cannot decode image .*000001\.jpg/);
   } finally {
@@ -127,12 +127,12 @@ test('tsgrad detector train skips an undecodable image with a note and a count (
   try {
     const f = await detectorFixture(dir, 3);
     writeFileSync(f.trainImages[2]!, 'garbage');
-    const r = tsgrad(['detector', 'train', f.dataFile, f.cfgFile, '--backup', join(dir, 'bk'), '--workers', '1', '--no-augment', '--chart', 'none']);
+    const r = runCli(['detector', 'train', f.dataFile, f.cfgFile, '--backup', join(dir, 'bk'), '--workers', '1', '--no-augment', '--chart', 'none']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.match(/note: skipping an image that does not decode/g)?.length, 1, 'one note per bad image');
     assert.match(r.stdout, /note: .*cannot decode image .*000002\.jpg/);
     assert.match(r.stdout, /stopped at iteration 3 .*; 1 image skipped \(they do not decode\)/);
-    const strict = tsgrad(['detector', 'train', f.dataFile, f.cfgFile, '--backup', join(dir, 'bk2'), '--workers', '1', '--no-augment', '--chart', 'none', '--strict']);
+    const strict = runCli(['detector', 'train', f.dataFile, f.cfgFile, '--backup', join(dir, 'bk2'), '--workers', '1', '--no-augment', '--chart', 'none', '--strict']);
     assert.equal(strict.status, 1);
     assert.match(strict.stderr, /data loader: batch \d+ slot \d+ \(.*000002\.jpg\): cannot decode image/);
   } finally {
@@ -146,12 +146,12 @@ test('tsgrad detector map skips an undecodable valid image with a note and leave
     const f = await detectorFixture(dir);
     const valid = loadDetectionData(f.dataFile, 'valid').dataset.items;
     writeFileSync(valid[0]!.image, 'garbage');
-    const r = tsgrad(['detector', 'map', f.dataFile, f.cfgFile, f.weightsFile]);
+    const r = runCli(['detector', 'map', f.dataFile, f.cfgFile, f.weightsFile]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /note: skipping an image that does not decode \(1 so far; --strict stops instead\): cannot decode image/);
     assert.match(r.stdout, /detector map: 1 images /);
     assert.match(r.stdout, /1 image skipped because they do not decode/);
-    const strict = tsgrad(['detector', 'map', f.dataFile, f.cfgFile, f.weightsFile, '--strict']);
+    const strict = runCli(['detector', 'map', f.dataFile, f.cfgFile, f.weightsFile, '--strict']);
     assert.equal(strict.status, 1);
     assert.match(strict.stderr, /cannot decode image/);
   } finally {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { checkWritableDir, ensureDir, removeStaleTemps, writeOutput } from '../src/io/output.js';
-import { detectorFixture, REPO_ROOT, tsgrad, TSGRAD_BIN } from './helpers/cli.js';
+import { detectorFixture, REPO_ROOT, runCli, TSGRAD_BIN } from './helpers/detector-fixture.js';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'tsgrad-out-'));
@@ -175,7 +175,7 @@ test('tsgrad detector map --json /dev/full exits 1 naming the device, which stay
   try {
     const f = await detectorFixture(dir);
     if (existsSync('/dev/full')) {
-      const r = tsgrad(['detector', 'map', f.dataFile, f.cfgFile, f.weightsFile, '--json', '/dev/full']);
+      const r = runCli(['detector', 'map', f.dataFile, f.cfgFile, f.weightsFile, '--json', '/dev/full']);
       assert.equal(r.status, 1, r.stderr);
       assert.match(r.stderr, /cannot write \/dev\/full: ENOSPC/);
       assert.ok(statSync('/dev/full').isCharacterDevice());
@@ -192,7 +192,7 @@ test('tsgrad detector map --json /dev/full exits 1 naming the device, which stay
     const json = join(dir, 'map.json');
     writeFileSync(json, '');
     chmodSync(json, 0o600);
-    const ok = tsgrad(['detector', 'map', f.dataFile, f.cfgFile, f.weightsFile, '--json', json]);
+    const ok = runCli(['detector', 'map', f.dataFile, f.cfgFile, f.weightsFile, '--json', json]);
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(statSync(json).mode & 0o777, 0o600);
     assert.ok(JSON.parse(readFileSync(json, 'utf8')).evaluations.length > 0);

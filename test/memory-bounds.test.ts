@@ -16,7 +16,7 @@ import { readWeightsFileSync } from '../src/yolo/darknet/weights.js';
 import { readNames } from '../src/yolo/data/labels.js';
 import { loadImage } from '../src/yolo/data/image.js';
 import { TINY_CFG } from './helpers/fixtures.js';
-import { detectorFixture, tsgrad } from './helpers/cli.js';
+import { detectorFixture, runCli } from './helpers/detector-fixture.js';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'tsgrad-mem-'));
@@ -33,7 +33,7 @@ test('make-weights on filters=2147483647 or size=20001 is one error naming cfg:l
     ] as const) {
       const cfg = join(dir, `${name}.cfg`);
       writeFileSync(cfg, text);
-      const r = tsgrad(['darknet', 'make-weights', '--cfg', cfg, '--seed', '1', '--out', join(dir, `${name}.weights`)]);
+      const r = runCli(['darknet', 'make-weights', '--cfg', cfg, '--seed', '1', '--out', join(dir, `${name}.weights`)]);
       assert.equal(r.status, 1, r.stderr);
       assert.match(r.stderr, pattern);
       assert.ok(oneLine(r.stderr), r.stderr);
@@ -49,10 +49,10 @@ test('detector test --width 65536 and detector train --set width=1000000000 fail
   const dir = tmp();
   try {
     const f = await detectorFixture(dir);
-    const t = tsgrad(['detector', 'test', f.dataFile, f.cfgFile, f.weightsFile, f.trainImages[0]!, '--width', '65536', '--height', '65536', '--out', join(dir, 'p.png')]);
+    const t = runCli(['detector', 'test', f.dataFile, f.cfgFile, f.weightsFile, f.trainImages[0]!, '--width', '65536', '--height', '65536', '--out', join(dir, 'p.png')]);
     assert.equal(t.status, 1, t.stderr);
     assert.match(t.stderr, /tiny\.cfg:\d+: \[convolutional\] \(layer 0\): output of 8589934592 values per image/);
-    const w = tsgrad(['detector', 'train', f.dataFile, f.cfgFile, '--set', 'width=1000000000', '--backup', join(dir, 'bk')]);
+    const w = runCli(['detector', 'train', f.dataFile, f.cfgFile, '--set', 'width=1000000000', '--backup', join(dir, 'bk')]);
     assert.equal(w.status, 1, w.stderr);
     assert.match(w.stderr, /tiny\.cfg:\d+: \[convolutional\] \(layer 0\): output of \d+ values per image/);
     assert.ok(t.ms < 20000 && w.ms < 20000);
@@ -76,7 +76,7 @@ test('a network over the memory limit fails before allocating, naming the first 
   const dir = tmp();
   try {
     const f = await detectorFixture(dir);
-    const r = tsgrad(['detector', 'test', f.dataFile, f.cfgFile, f.weightsFile, f.trainImages[0]!, '--width', '4096', '--height', '4096', '--out', join(dir, 'p.png')], { env: { TSGRAD_MAX_MEMORY: '256M' } });
+    const r = runCli(['detector', 'test', f.dataFile, f.cfgFile, f.weightsFile, f.trainImages[0]!, '--width', '4096', '--height', '4096', '--out', join(dir, 'p.png')], { env: { TSGRAD_MAX_MEMORY: '256M' } });
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /tiny\.cfg:11: \[convolutional\] \(layer 0\): .*more than the limit of 268435456 bytes \(256\.0 MiB\) \(TSGRAD_MAX_MEMORY=256M\)/);
   } finally {

@@ -22,7 +22,7 @@ import { loadWeights } from '../src/yolo/net/weights.js';
 import { trainDetector } from '../src/yolo/train/trainer.js';
 import { loadDetectionData } from '../src/yolo/data/labels.js';
 import { TINY_CFG } from './helpers/fixtures.js';
-import { detectorFixture, tsgrad } from './helpers/cli.js';
+import { detectorFixture, runCli } from './helpers/detector-fixture.js';
 
 /** Weights bytes with every float from `from` on set to `value` (the 20-byte header kept). */
 function damaged(bytes: Uint8Array, value: number, from = 20, count = Number.POSITIVE_INFINITY): Uint8Array {
@@ -38,7 +38,7 @@ test('detector test with weights holding 3e38 exits 1 naming the first layer wit
     const f = await detectorFixture(dir);
     const huge = join(dir, 'huge.weights');
     writeFileSync(huge, damaged(readFileSync(f.weightsFile), 3e38));
-    const r = tsgrad(['detector', 'test', f.dataFile, f.cfgFile, huge, f.trainImages[0]!, '--out', join(dir, 'p.png')]);
+    const r = runCli(['detector', 'test', f.dataFile, f.cfgFile, huge, f.trainImages[0]!, '--out', join(dir, 'p.png')]);
     assert.equal(r.status, 1, r.stdout);
     assert.match(r.stderr, /tiny\.cfg: the output of layer 5 \[region\] holds \d+ NaN or infinite values of \d+; first produced by layer 0 \[convolutional\] at .*tiny\.cfg:\d+ \(\d+ of \d+ values\)/);
     assert.doesNotMatch(r.stdout, /Infinity%|NaN/);
@@ -65,7 +65,7 @@ test('loading weights with a NaN warns with the layer, the tensor and the cfg li
     const f = await detectorFixture(dir);
     const nan = join(dir, 'nan.weights');
     writeFileSync(nan, damaged(readFileSync(f.weightsFile), Number.NaN, layer2, 1));
-    const r = tsgrad(['detector', 'test', f.dataFile, f.cfgFile, nan, f.trainImages[0]!, '--out', join(dir, 'p.png')]);
+    const r = runCli(['detector', 'test', f.dataFile, f.cfgFile, nan, f.trainImages[0]!, '--out', join(dir, 'p.png')]);
     assert.match(r.stderr, /warning: .*nan\.weights: layer 2 \[convolutional\] at .*tiny\.cfg:\d+: 1 of 8 'biases' values are NaN or infinite/);
     assert.equal(r.status, 1);
   } finally {

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { readTensorFile, writeTensorFile, type TensorFileInput } from '../src/nn/checkpoint.js';
 import '../src/index.js';
 import { detectorTrain } from '../src/cli/detector-train.js';
-import { detectorFixture, tsgrad, tsgradKilled } from './helpers/cli.js';
+import { detectorFixture, runCli, runCliKilled } from './helpers/detector-fixture.js';
 import { captureIO } from './helpers/fixtures.js';
 
 function tmp(): string {
@@ -45,7 +45,7 @@ test('--backup, detector test --out and data synth --out under /proc fail within
       ['detector', 'test', f.dataFile, f.cfgFile, f.weightsFile, f.trainImages[0]!, '--out', '/proc/tsgrad-x/p.png'],
       ['data', 'synth', '--out', '/proc/tsgrad-x/set', '--train', '1', '--valid', '1'],
     ]) {
-      const r = tsgrad(args, { timeoutMs: 20000 });
+      const r = runCli(args, { timeoutMs: 20000 });
       assert.equal(r.signal, null, `${args[1]} hung`);
       assert.equal(r.status, 1, r.stderr);
       assert.match(r.stderr, /cannot create folder \/proc\/tsgrad-x.*does not take new folders/);
@@ -61,12 +61,12 @@ test('a backup folder that cannot be written is found before the first iteration
   try {
     const f = await detectorFixture(dir);
     writeFileSync(join(dir, 'plain-file'), '');
-    const r = tsgrad(trainArgs(f, join(dir, 'plain-file', 'backup')));
+    const r = runCli(trainArgs(f, join(dir, 'plain-file', 'backup')));
     assert.equal(r.status, 1);
     assert.match(r.stderr, /cannot create folder .*plain-file\/backup: .*plain-file is a file, not a folder/);
     assert.doesNotMatch(r.stdout, /^1\/\d+: loss/m, 'no iteration ran');
     if (existsSync('/dev/full')) {
-      const c = tsgrad(['detector', 'train', f.dataFile, f.cfgFile, '--backup', join(dir, 'bk'), '--workers', '0', '--no-augment', '--chart', '/dev/full', '--max-batches', '1']);
+      const c = runCli(['detector', 'train', f.dataFile, f.cfgFile, '--backup', join(dir, 'bk'), '--workers', '0', '--no-augment', '--chart', '/dev/full', '--max-batches', '1']);
       assert.equal(c.status, 1);
       assert.match(c.stderr, /cannot write \/dev\/full: ENOSPC/);
     }
@@ -80,7 +80,7 @@ test('stale temporary files are removed at start; the state names the SHA-256 of
   try {
     const f = await detectorFixture(dir, 2);
     const bk = join(dir, 'bk');
-    const first = tsgrad(trainArgs(f, bk, '--max-batches', '1'));
+    const first = runCli(trainArgs(f, bk, '--max-batches', '1'));
     assert.equal(first.status, 0, first.stderr);
     const state = join(bk, 'tiny_last.state');
     const weights = join(bk, 'tiny_last.weights');
@@ -88,7 +88,7 @@ test('stale temporary files are removed at start; the state names the SHA-256 of
     // What a kill -9 between the two writes leaves: weights one save newer than the state, and a temp file.
     writeFileSync(weights, Buffer.concat([readFileSync(weights).subarray(0, 20), Buffer.alloc(readFileSync(weights).length - 20, 7)]));
     writeFileSync(join(bk, 'tiny_last.state.tmp-999999999-0badc0de'), 'half a state');
-    const resumed = tsgrad(trainArgs(f, bk, '--resume', state, '--max-batches', '2'));
+    const resumed = runCli(trainArgs(f, bk, '--resume', state, '--max-batches', '2'));
     assert.equal(resumed.status, 0, resumed.stderr);
     assert.match(resumed.stdout, /removed 1 temporary file left in .*bk by an interrupted run/);
     assert.match(resumed.stdout, /tiny_last\.weights: rewritten from the resumed state \(iteration 1\), which it did not match/);
@@ -104,7 +104,7 @@ test('.state metadata is validated after the CRC: iteration "ten", a negative se
   try {
     const f = await detectorFixture(dir, 2);
     const bk = join(dir, 'bk');
-    assert.equal(tsgrad(trainArgs(f, bk, '--max-batches', '1')).status, 0);
+    assert.equal(runCli(trainArgs(f, bk, '--max-batches', '1')).status, 0);
     const state = join(bk, 'tiny_last.state');
     const { meta, tensors } = readTensorFile(state);
     const inputs = new Map<string, TensorFileInput>([...tensors].map(([k, e]) => [k, e]));
@@ -135,11 +135,11 @@ test('kill -9 during training, three times at different moments: every resume su
     for (const [k, after] of [3, 9, 17].entries()) {
       const args = existsSync(state) ? trainArgs(f, bk, '--resume', state) : trainArgs(f, bk);
       // Killed right after its `after`-th progress line (each iteration saves: the kill lands in or between writes).
-      const r = await tsgradKilled(args, 60000, { killOn: new RegExp(`^${after}/40: loss`, 'm') });
+      const r = await runCliKilled(args, 60000, { killOn: new RegExp(`^${after}/40: loss`, 'm') });
       assert.ok(r.killed || r.status === 0, `run ${k}: ${r.stderr}`);
       assert.ok(existsSync(state), `run ${k}: a state was written`);
     }
-    const last = tsgrad(trainArgs(f, bk, '--resume', state, '--max-batches', '40'));
+    const last = runCli(trainArgs(f, bk, '--resume', state, '--max-batches', '40'));
     assert.equal(last.status, 0, last.stderr);
     assert.match(last.stdout, /stopped at iteration 40 \(max_batches\)/);
     assert.equal(stateWeights(state).sha256, sha(weights), 'the pair agrees');

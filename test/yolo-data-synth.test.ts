@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';
+import type { CommandIO } from '../src/cli/args.js';
 import { dataCommand } from '../src/cli/data.js';
 import { Rng } from '../src/tensor/random.js';
 import { readClassificationList } from '../src/yolo/data/classification.js';
@@ -106,44 +107,42 @@ describe('synthetic classification set', () => {
 });
 
 describe('tsgrad data CLI', () => {
-  const quiet = (t: TestContext): { out: string[]; err: string[] } => {
+  // What the commands print, captured (stdout and stderr chunks).
+  const quiet = (_t: TestContext): { out: string[]; err: string[]; cli: CommandIO } => {
     const out: string[] = [];
     const err: string[] = [];
-    t.mock.method(console, 'log', (...a: unknown[]) => void out.push(a.join(' ')));
-    t.mock.method(console, 'error', (...a: unknown[]) => void err.push(a.join(' ')));
-    t.mock.method(process.stderr, 'write', () => true);
-    return { out, err };
+    return { out, err, cli: { out: (s) => void out.push(s), err: (s) => void err.push(s) } };
   };
 
   it('synth writes a data set that check accepts; a broken label makes check fail', async (t) => {
     const io = quiet(t);
     const out = join(tmp.dir, 'cli');
-    assert.equal(await dataCommand(['synth', '--out', out, '--train', '3', '--valid', '1', '--size', '64', '--classes', '3', '--seed', '5']), 0);
+    assert.equal(await dataCommand(['synth', '--out', out, '--train', '3', '--valid', '1', '--size', '64', '--classes', '3', '--seed', '5'], io.cli), 0);
     assert.ok(io.out.some((l) => /wrote 3 train \+ 1 valid images/.test(l)), io.out.join('\n'));
     const dataFile = join(out, 'synth.data');
-    assert.equal(await dataCommand(['check', dataFile]), 0);
+    assert.equal(await dataCommand(['check', dataFile], io.cli), 0);
     appendFileSync(join(out, 'labels/train/000001.txt'), '9 0.5 0.5 0.1 0.1\n');
-    assert.equal(await dataCommand(['check', dataFile]), 1);
+    assert.equal(await dataCommand(['check', dataFile], io.cli), 1);
     assert.ok(io.out.some((l) => /labels\/train\/000001\.txt:\d+: unknown class id 9/.test(l)), io.out.join('\n'));
-    assert.equal(await dataCommand(['check', dataFile, '--strict']), 1);
+    assert.equal(await dataCommand(['check', dataFile, '--strict'], io.cli), 1);
     assert.ok(io.err.some((l) => /000001\.txt:\d+: unknown class id 9/.test(l)));
   });
 
   it('answers usage errors with exit code 2', async (t) => {
     const io = quiet(t);
-    assert.equal(await dataCommand([]), 2);
-    assert.equal(await dataCommand(['frobnicate']), 2);
-    assert.equal(await dataCommand(['synth', '--out', join(tmp.dir, 'u'), '--train', 'x', '--valid', '1']), 2);
-    assert.equal(await dataCommand(['synth', '--train', '1', '--valid', '1']), 2);
-    assert.equal(await dataCommand(['synth', '--out', join(tmp.dir, 'u'), '--train', '1', '--valid', '1', '--bogus']), 2);
-    assert.equal(await dataCommand(['synth', '--out', join(tmp.dir, 'u'), '--train', '1', '--valid', '1', '--kind', 'segmentation']), 2);
-    assert.equal(await dataCommand(['synth', '--out', join(tmp.dir, 'u'), '--train', '1', '--valid', '1', '--classes', '99']), 2);
-    assert.equal(await dataCommand(['convert-voc', '--out', join(tmp.dir, 'u')]), 2);
-    assert.equal(await dataCommand(['convert-voc', '--out', join(tmp.dir, 'u'), '--train', 'nocolon']), 2);
-    assert.equal(await dataCommand(['convert-coco', '--out', join(tmp.dir, 'u'), '--train-json', 'x.json']), 2);
-    assert.equal(await dataCommand(['check']), 2);
+    assert.equal(await dataCommand([], io.cli), 2);
+    assert.equal(await dataCommand(['frobnicate'], io.cli), 2);
+    assert.equal(await dataCommand(['synth', '--out', join(tmp.dir, 'u'), '--train', 'x', '--valid', '1'], io.cli), 2);
+    assert.equal(await dataCommand(['synth', '--train', '1', '--valid', '1'], io.cli), 2);
+    assert.equal(await dataCommand(['synth', '--out', join(tmp.dir, 'u'), '--train', '1', '--valid', '1', '--bogus'], io.cli), 2);
+    assert.equal(await dataCommand(['synth', '--out', join(tmp.dir, 'u'), '--train', '1', '--valid', '1', '--kind', 'segmentation'], io.cli), 2);
+    assert.equal(await dataCommand(['synth', '--out', join(tmp.dir, 'u'), '--train', '1', '--valid', '1', '--classes', '99'], io.cli), 2);
+    assert.equal(await dataCommand(['convert-voc', '--out', join(tmp.dir, 'u')], io.cli), 2);
+    assert.equal(await dataCommand(['convert-voc', '--out', join(tmp.dir, 'u'), '--train', 'nocolon'], io.cli), 2);
+    assert.equal(await dataCommand(['convert-coco', '--out', join(tmp.dir, 'u'), '--train-json', 'x.json'], io.cli), 2);
+    assert.equal(await dataCommand(['check'], io.cli), 2);
     assert.ok(io.err.every((l) => /usage:/.test(l)), 'every usage error prints the usage');
-    assert.equal(await dataCommand(['convert-coco', '--out', join(tmp.dir, 'u'), '--train-json', join(tmp.dir, 'none.json'), '--train-images', tmp.dir]), 1);
+    assert.equal(await dataCommand(['convert-coco', '--out', join(tmp.dir, 'u'), '--train-json', join(tmp.dir, 'none.json'), '--train-images', tmp.dir], io.cli), 1);
     assert.match(io.err[io.err.length - 1]!, /none\.json: COCO annotation file not found/);
   });
 });

@@ -1,14 +1,20 @@
-// Evaluation on small hand-worked cases. Expected values are derived in the comments.
+// Evaluation on small hand-worked cases (expected values derived in the comments), and the grids and
+// arithmetic of the official scorers (numpy's values).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import type { Box } from '../src/yolo/box.js';
+import { CENTRE_BOXES, COCO_BOXES, VOC_BOXES } from '../src/yolo/box-rules.js';
+import { arange, linspace, npMean, npSum } from '../src/yolo/numpy-float.js';
 import {
   apAllPoint,
   apCoco101,
   apVoc07,
   COCO_IOU_THRESHOLDS,
+  COCO_RECALL_POINTS,
+  DARKNET_RECALL_POINTS,
+  VOC07_RECALL_POINTS,
   evaluateDetections,
   matchClass,
   precisionRecall,
@@ -209,4 +215,129 @@ test('maxDetections keeps only the top-scored detections per image and class', (
   const r = evaluateDetections(caseA.dets, caseA.gts, { maxDetections: 2 });
   close(r.map, 1 / 3, 'AP');
   assert.equal(r.classes[0]!.numDetections, 2);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The official scorers' grids and arithmetic (values printed by numpy 1.24).
+
+test('COCO IoU thresholds are numpy linspace(.5, .95, 10) bit for bit (0.85 exactly, 0.8999999999999999)', () => {
+  assert.deepEqual(COCO_IOU_THRESHOLDS, [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.8999999999999999, 0.95]);
+  assert.deepEqual(linspace(0.5, 0.95, 10), COCO_IOU_THRESHOLDS);
+});
+
+test('COCO recall points are numpy linspace(0, 1, 101) bit for bit', () => {
+  // numpy's values; ten of them differ from k/100 (0.35000000000000003, ...)
+  const numpy = [
+    0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.11, 0.12, 0.13, 0.14, 0.15, 0.16, 0.17, 0.18, 0.19, 0.2, 0.21, 0.22, 0.23, 0.24, 0.25,
+    0.26, 0.27, 0.28, 0.29, 0.3, 0.31, 0.32, 0.33, 0.34, 0.35000000000000003, 0.36, 0.37, 0.38, 0.39, 0.4, 0.41000000000000003, 0.42, 0.43, 0.44, 0.45,
+    0.46, 0.47000000000000003, 0.48, 0.49, 0.5, 0.51, 0.52, 0.53, 0.54, 0.55, 0.56, 0.5700000000000001, 0.58, 0.59, 0.6, 0.61, 0.62, 0.63, 0.64, 0.65, 0.66,
+    0.67, 0.68, 0.6900000000000001, 0.7000000000000001, 0.71, 0.72, 0.73, 0.74, 0.75, 0.76, 0.77, 0.78, 0.79, 0.8, 0.81, 0.8200000000000001,
+    0.8300000000000001, 0.84, 0.85, 0.86, 0.87, 0.88, 0.89, 0.9, 0.91, 0.92, 0.93, 0.9400000000000001, 0.9500000000000001, 0.96, 0.97, 0.98, 0.99, 1.0,
+  ];
+  assert.deepEqual(COCO_RECALL_POINTS, numpy);
+  assert.equal(numpy.filter((v, k) => v !== k / 100).length, 10);
+});
+
+test("VOC2007 points: the devkit's np.arange(0, 1.1, 0.1) bit for bit, Darknet's k/10", () => {
+  assert.deepEqual(VOC07_RECALL_POINTS, [0.0, 0.1, 0.2, 0.30000000000000004, 0.4, 0.5, 0.6000000000000001, 0.7000000000000001, 0.8, 0.9, 1.0]);
+  assert.deepEqual(arange(0, 1.1, 0.1), VOC07_RECALL_POINTS);
+  assert.deepEqual(DARKNET_RECALL_POINTS, [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]);
+});
+
+test("numpy's pairwise sum and mean: blocks of 8 partial sums, halves above 128, chunks of 8192", () => {
+  const tenths = (n: number): number[] => new Array<number>(n).fill(0.1);
+  // numpy: np.sum([0.1]*10) = 1.0 (sequential: 0.9999999999999999), np.sum([0.1]*200) = 20.0 (sequential 20.000000000000014)
+  assert.equal(npSum(tenths(10)), 1);
+  assert.equal(npSum(tenths(200)), 20);
+  assert.equal(npMean(tenths(10)), 0.1);
+  // np.sum([1/3]*9 + [1e-16]*200) = 3.0000000000000213 (sequential 3.0)
+  assert.equal(npSum([...new Array<number>(9).fill(1 / 3), ...new Array<number>(200).fill(1e-16)]), 3.0000000000000213);
+  assert.equal(npSum([]), 0);
+  assert.ok(Number.isNaN(npMean([])));
+});
+
+test('box rules: COCO bbIou (crowd: over the detection area), VOC devkit +1 pixel widths', () => {
+  assert.equal(COCO_BOXES.iou([0, 0, 17, 10], [0, 0, 20, 10], false), 0.85);
+  // a 10×10 detection inside a 100×100 crowd region: 100/10000 as an ordinary truth, 1 as a crowd
+  assert.equal(COCO_BOXES.iou([5, 5, 10, 10], [0, 0, 100, 100], false), 0.01);
+  assert.equal(COCO_BOXES.iou([5, 5, 10, 10], [0, 0, 100, 100], true), 1);
+  assert.equal(COCO_BOXES.iou([0, 0, 10, 10], [10, 0, 10, 10], false), 0);
+  // VOC corners 1..10 are 10 pixels; 1..5 against 1..10: 50/100
+  assert.equal(VOC_BOXES.iou({ x1: 1, y1: 1, x2: 10, y2: 10 }, { x1: 1, y1: 1, x2: 10, y2: 10 }, false), 1);
+  assert.equal(VOC_BOXES.iou({ x1: 1, y1: 1, x2: 5, y2: 10 }, { x1: 1, y1: 1, x2: 10, y2: 10 }, false), 0.5);
+  // touching corners share a pixel row in the devkit: 11..20 against 1..11 overlap in x = 11
+  assert.equal(VOC_BOXES.iou({ x1: 11, y1: 1, x2: 20, y2: 10 }, { x1: 1, y1: 1, x2: 11, y2: 10 }, false), 10 / 200);
+  assert.equal(VOC_BOXES.area({ x1: 3, y1: 3, x2: 3, y2: 3 }), 1);
+  assert.equal(CENTRE_BOXES.iou(rect(0, 0, 10, 10), rect(0, 0, 100, 100), true), 1);
+});
+
+test('the 20×10 truth and 17×10 detection (IoU exactly 0.85) is a hit at 8 of the 10 COCO thresholds: AP 0.8', () => {
+  const gts: GroundTruth[] = [{ image: 0, classId: 0, box: rect(0, 0, 20, 10) }];
+  const dets: ScoredDetection[] = [{ image: 0, classId: 0, score: 0.9, box: rect(0, 0, 17, 10) }];
+  const r = evaluateDetections(dets, gts, { definition: 'coco' });
+  // AP 1 up to COCOeval's ε in the precision at 0.5 ... 0.85, 0 at 0.8999999999999999 and 0.95
+  r.classes[0]!.apPerIou.slice(0, 8).forEach((v, t) => close(v, 1, `t = ${COCO_IOU_THRESHOLDS[t]}`));
+  assert.deepEqual(r.classes[0]!.apPerIou.slice(8), [0, 0]);
+  close(r.map, 0.8, 'AP@[.5:.95]');
+  assert.equal(r.coco!.ap, r.map);
+});
+
+test("10 truths, 3 exact detections: recall 3/10 reaches Darknet's point 0.3 (4/11) but not the devkit's 0.30000000000000004 (3/11)", () => {
+  const gts: GroundTruth[] = Array.from({ length: 10 }, (_, k) => ({ image: k, classId: 0, box: rect(0, 0, 10, 10) }));
+  const dets: ScoredDetection[] = [0, 1, 2].map((k) => ({ image: k, classId: 0, score: 0.9 - k / 10, box: rect(0, 0, 10, 10) }));
+  close(evaluateDetections(dets, gts, { definition: 'voc07' }).map, 3 / 11, 'devkit');
+  close(evaluateDetections(dets, gts, { definition: 'voc07-darknet' }).map, 4 / 11, 'darknet');
+  close(apVoc07([0.1, 0.2, 0.3], [1, 1, 1], 'darknet'), 4 / 11, 'apVoc07 darknet');
+});
+
+test('crowd truths absorb any number of detections (intersection over detection area), are never positives; useDifficult leaves them ignored', () => {
+  // crowd region [0,100]², an ordinary truth at [200,210]x[0,10]; two small detections inside the crowd
+  // (IoU 0.01 as ordinary truths, 1 as crowd) are ignored, the exact one on the ordinary truth is TP
+  const gts: GroundTruth[] = [
+    { image: 0, classId: 0, box: rect(0, 0, 100, 100), crowd: true },
+    { image: 0, classId: 0, box: rect(200, 0, 210, 10) },
+  ];
+  const dets: ScoredDetection[] = [
+    { image: 0, classId: 0, score: 0.9, box: rect(5, 5, 15, 15) },
+    { image: 0, classId: 0, score: 0.8, box: rect(50, 50, 60, 60) },
+    { image: 0, classId: 0, score: 0.7, box: rect(200, 0, 210, 10) },
+  ];
+  for (const matching of ['coco', 'voc'] as const) {
+    for (const useDifficult of [false, true]) {
+      const m = matchClass(dets, gts, 0, 0.5, matching, { useDifficult });
+      assert.equal(m.numPositives, 1, matching);
+      assert.deepEqual(m.matches.map((d) => [d.ignored, d.tp]), [[true, false], [true, false], [false, true]], matching);
+      assert.equal(evaluateDetections(dets, gts, { matching, useDifficult }).map, 1, matching);
+    }
+  }
+});
+
+test('tie order: COCO matching takes equal scores by image (sorted keys or `images`), then input order; VOC matching in input order', () => {
+  // equal scores: detection 0 is a false positive in image 'b', detection 1 the truth of image 'a'
+  const gts: GroundTruth[] = [
+    { image: 'a', classId: 0, box: rect(0, 0, 10, 10) },
+    { image: 'b', classId: 0, box: rect(0, 0, 10, 10) },
+  ];
+  const dets: ScoredDetection[] = [
+    { image: 'b', classId: 0, score: 0.5, box: rect(50, 50, 60, 60) },
+    { image: 'a', classId: 0, score: 0.5, box: rect(0, 0, 10, 10) },
+    { image: 'a', classId: 0, score: 0.5, box: rect(70, 70, 80, 80) },
+  ];
+  assert.deepEqual(matchClass(dets, gts, 0, 0.5, 'voc').matches.map((d) => d.detection), [0, 1, 2]);
+  assert.deepEqual(matchClass(dets, gts, 0, 0.5, 'coco').matches.map((d) => d.detection), [1, 2, 0]);
+  assert.deepEqual(matchClass(dets, gts, 0, 0.5, 'coco', { images: ['b', 'a'] }).matches.map((d) => d.detection), [0, 1, 2]);
+  // VOC: [FP, TP, FP] → all-point AP 1/2 · 1/2 = 1/4; COCO: [TP, FP, FP] → q = 1 up to recall 0.5 → 51/101
+  close(evaluateDetections(dets, gts, { definition: 'voc10' }).map, 0.25, 'voc10');
+  close(evaluateDetections(dets, gts, { definition: 'coco101' }).map, 51 / 101, 'coco101');
+});
+
+test('COCO definitions keep 100 detections per image and class by default (COCOeval maxDets), VOC all; the summary reports 1, 10, N', () => {
+  const gts: GroundTruth[] = [{ image: 0, classId: 0, box: rect(0, 0, 10, 10) }];
+  const dets: ScoredDetection[] = Array.from({ length: 101 }, (_, k) => ({ image: 0, classId: 0, score: 1 - k / 1000, box: rect(k, 0, k + 10, 10) }));
+  assert.equal(evaluateDetections(dets, gts, { definition: 'coco' }).classes[0]!.numDetections, 100);
+  assert.equal(evaluateDetections(dets, gts, { definition: 'voc10' }).classes[0]!.numDetections, 101);
+  const few = evaluateDetections(dets, gts, { definition: 'coco', maxDetections: 5 });
+  assert.deepEqual(few.coco!.maxDets, [1, 5, 5]);
+  assert.equal(few.maxDetections, 5);
+  assert.throws(() => evaluateDetections(dets, gts, { maxDetections: 0 }), /maxDetections must be a positive integer, got 0/);
 });

@@ -1,53 +1,39 @@
-// `tsgrad check-refs <dir> [--device D] [--dtype float32|float64]`: run every PyTorch reference case.
+// `tsgrad check-refs <dir>`: run every PyTorch reference case of a folder on a device. The checker
+// (src/refs/torch-refs.ts) is loaded when the command runs, so --help and usage errors stay fast.
 
-import { parseArgs } from 'node:util';
-import '../backends/cuda/index.js';
-import { getDevice } from '../tensor/device.js';
-import { caseFiles, checkCase, formatReport } from '../refs/torch-refs.js';
-import { attachNegativeValues } from './args.js';
-
-export const CHECK_REFS_USAGE = 'usage: tsgrad check-refs <dir> [--device cpu|cuda|cuda-emu] [--dtype float32|float64] [--quiet]';
+import { EXIT, processIO, runCommand, type Command, type CommandIO, type ParsedArgs } from './args.js';
 
 /** Tolerance factor per device: device kernels sum in a different order than the CPU backend. */
 const DEVICE_TOL: Record<string, number> = { cpu: 1, 'cuda-emu': 4, cuda: 4 };
 
-export async function checkRefsCommand(argv: string[]): Promise<number> {
-  const options = { device: { type: 'string', default: 'cpu' }, dtype: { type: 'string', default: 'float32' }, quiet: { type: 'boolean', default: false } } as const;
-  let parsed;
-  try {
-    parsed = parseArgs({ args: attachNegativeValues(argv, options), allowPositionals: true, options });
-  } catch (e) {
-    console.error(`check-refs: ${(e as Error).message}\n${CHECK_REFS_USAGE}`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  if (positionals.length !== 1) {
-    console.error(CHECK_REFS_USAGE);
-    return 2;
-  }
-  const dtype = values.dtype;
-  if (dtype !== 'float32' && dtype !== 'float64') {
-    console.error(`check-refs: --dtype must be float32 or float64, got '${dtype}'`);
-    return 2;
-  }
-  const device = values.device;
-  try {
-    getDevice(device);
-  } catch (e) {
-    console.error(`check-refs: --device: ${(e as Error).message}\n${CHECK_REFS_USAGE}`);
-    return 2;
-  }
-  let files: string[];
-  try {
-    files = caseFiles(positionals[0]!);
-  } catch (e) {
-    console.error(`check-refs: ${(e as Error).message}`);
-    return 1;
-  }
-  if (files.length === 0) {
-    console.error(`check-refs: no cases: ${positionals[0]} holds no *.json reference case`);
-    return 1;
-  }
+export const checkRefsSpec: Command = {
+  path: 'check-refs',
+  summary: 'run PyTorch reference cases (<op>_<n>.json) and compare outputs and gradients',
+  description:
+    'Runs every reference case (<op>_<n>.json: inputs, outputs and input gradients computed by PyTorch in float64) of a folder with ' +
+    'tsgrad on a device, compares forward outputs and gradients, and prints one line per case and a summary. Exit code 1 when a case fails.',
+  positionals: [{ name: 'dir', help: 'folder of reference cases' }],
+  options: {
+    device: { type: 'string', value: 'D', default: 'cpu', help: 'cpu, cuda or cuda-emu' },
+    dtype: { type: 'string', value: 'float32|float64', default: 'float32', help: 'dtype the op runs in' },
+    quiet: { type: 'boolean', help: 'print only failing and unsupported cases and the summary' },
+  },
+  run: async (a, io) => checkRefsBody(a, io),
+};
+
+export async function checkRefsCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
+  return runCommand(checkRefsSpec, argv, io);
+}
+
+async function checkRefsBody(a: ParsedArgs, io: CommandIO): Promise<number> {
+  const dtype = a.choice('dtype', ['float32', 'float64'] as const);
+  const device = await a.device();
+  await import('../index.js');
+  const { caseFiles, checkCase, formatReport } = await import('../refs/torch-refs.js');
+  const dir = a.positional('dir')!;
+  const files = caseFiles(dir);
+  // A folder without cases is a mistake (a wrong path), not "0 passed".
+  if (files.length === 0) throw new Error(`no cases: ${dir} holds no *.json reference case`);
   let passed = 0;
   let failed = 0;
   let unsupported = 0;
@@ -56,8 +42,8 @@ export async function checkRefsCommand(argv: string[]): Promise<number> {
     if (r.status === 'pass') passed++;
     else if (r.status === 'FAIL') failed++;
     else unsupported++;
-    if (!values.quiet || r.status !== 'pass') console.log(formatReport(r));
+    if (!a.flag('quiet') || r.status !== 'pass') io.out(`${formatReport(r)}\n`);
   }
-  console.log(`check-refs (${device}, ${dtype}): ${passed} passed, ${failed} failed, ${unsupported} unsupported`);
-  return failed > 0 ? 1 : 0;
+  io.out(`check-refs (${device}, ${dtype}): ${passed} passed, ${failed} failed, ${unsupported} unsupported\n`);
+  return failed > 0 ? EXIT.failed : EXIT.ok;
 }

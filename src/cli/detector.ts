@@ -1,181 +1,120 @@
-// `tsgrad detector test <data-or-names> <cfg> <weights> <image...>`: Darknet's `detector test`.
+// `tsgrad detector test <data-or-names> <cfg> <weights> <image...>`: Darknet's `detector test`, and the
+// `tsgrad detector` entry point (the subcommands are defined in detector-commands.ts).
 //
 // For each image: letterbox ([region] nets) or resize ([detection] nets, as yolo.c), one forward pass,
 // get_network_boxes(thresh, hier 0.5, relative), do_nms_sort(nms), then Darknet's draw_detections:
 // one printed line per (box, class) whose probability is above the threshold, in Darknet's post-NMS
 // array order, and the boxes with their labels drawn onto the image (an SVG overlay composited with
-// sharp), written to --out.
+// sharp), written to --out. --json writes the detections in the JSON layout of AlexeyAB's -out.
 
-import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
+import { basename, extname } from 'node:path';
 import sharp from 'sharp';
 
 import { noGrad } from '../autograd/grad-mode.js';
 import { scope } from '../tensor/memory.js';
-import { toPixelCorners } from '../yolo/box.js';
-import { readInputText } from '../io/input.js';
 import { writeOutput } from '../io/output.js';
 import { floatImageToU8, formatForFile, loadImage, type FloatImage } from '../yolo/data/image.js';
-import { detectionsReport } from '../yolo/nms.js';
+import { detectionLines, readClassNames, selectDetections, type DrawnDetection } from '../yolo/detect.js';
 import { networkBoxes } from '../yolo/net/detections.js';
 import { inputTensor, prepareImage } from '../yolo/net/input.js';
 import { openNetwork } from '../yolo/net/network.js';
-import { deviceArg, dispatchSubcommand, floatArg, intArg, MAX_PIXELS_USAGE, maxPixelsArg, parseCommandArgs, processIO, runCommand, stringArg, UsageError, type CommandIO, type Subcommand } from './darknet.js';
+import { processIO, runCommand, runGroup, sizeOverrides, UsageError, type CommandIO, type ParsedArgs } from './args.js';
+import { detectorGroup, testSpec } from './detector-commands.js';
 
-const USAGE = `usage: tsgrad detector test <data-or-names> <cfg> <weights> <image...>
-                           [--thresh 0.5] [--nms 0.45] [--device cpu|cuda|cuda-emu] [--out predictions.png]
-                           [--width W] [--height H] [--max-pixels N]
-  <data-or-names>  a Darknet .data file (its names= entry) or a .names file (one class name per line)
-  Prints "<class>: <prob>%  box left,top,right,bottom" (pixels of the original image) for every
-  detection above --thresh after NMS, and draws them into --out (.png or .jpg). With several images
-  the output name gets "-<image name>" before its extension. Weights that make the network's output
-  NaN or infinite are an error naming the first layer that produced such values.
-  ${MAX_PIXELS_USAGE}`;
+export { detectionLines, readClassNames, selectDetections, type DrawnDetection };
 
-/** One drawn box: its classes above the threshold (with names and probabilities) and pixel corners. */
-export interface DrawnDetection {
-  index: number;
-  classes: number[];
-  names: string[];
-  probs: number[];
-  left: number;
-  top: number;
-  right: number;
-  bottom: number;
-}
-
-/** Darknet's printed lines for a box: "<name>: <percent>%", plus the box in pixels. */
-export function detectionLines(d: DrawnDetection): string[] {
-  return d.classes.map((_, k) => `${d.names[k]}: ${(d.probs[k]! * 100).toFixed(0)}%  box ${d.left},${d.top},${d.right},${d.bottom}`);
-}
-
-/** detector subcommand → handler (each in its own file, loaded on demand). */
-const SUBCOMMANDS: Record<string, () => Promise<Subcommand>> = {
-  test: async () => detectorTest,
-  train: async () => (await import('./detector-train.js')).detectorTrain,
-  valid: async () => (await import('./detector-eval.js')).detectorValid,
-  map: async () => (await import('./detector-eval.js')).detectorMap,
-  calc_anchors: async () => (await import('./detector-eval.js')).detectorCalcAnchors,
-};
-
+/** `tsgrad detector <subcommand> ...`. */
 export async function detectorCommand(argv: string[], io: CommandIO = processIO): Promise<number> {
-  return dispatchSubcommand('detector', SUBCOMMANDS, argv, io, USAGE);
+  return runGroup(detectorGroup, argv, io);
 }
 
-/** `detector test`: see the file comment. */
-export async function detectorTest(rest: string[], io: CommandIO = processIO): Promise<number> {
-  return runCommand(rest, io, USAGE, async () => {
-    const { values, positionals } = parseCommandArgs(
-      rest,
-      { thresh: { type: 'string' }, nms: { type: 'string' }, device: { type: 'string' }, out: { type: 'string' }, width: { type: 'string' }, height: { type: 'string' }, 'max-pixels': { type: 'string' } },
-      true,
+/** `detector test` on an argument list (see testSpec). */
+export async function detectorTest(argv: string[], io: CommandIO = processIO): Promise<number> {
+  return runCommand(testSpec, argv, io, (a) => testBody(a, io));
+}
+
+/** One image's entry of the --json file (the layout of AlexeyAB's `detector test -out`). */
+interface JsonFrame {
+  frame_id: number;
+  filename: string;
+  objects: { class_id: number; name: string; relative_coordinates: { center_x: number; center_y: number; width: number; height: number }; confidence: number }[];
+}
+
+export async function testBody(a: ParsedArgs, io: CommandIO): Promise<void> {
+  const dataFile = a.positional('data-or-names')!;
+  const cfgFile = a.positional('cfg')!;
+  const weightsFile = a.positional('weights')!;
+  const images = a.rest('image');
+  const thresh = a.float('thresh', 0, 1);
+  const nms = a.float('nms', 0, 1);
+  const out = a.string('out');
+  try {
+    formatForFile(out);
+  } catch (e) {
+    throw new UsageError(`--out: ${(e as Error).message}`);
+  }
+  const jsonFile = a.optionalString('json');
+  const size = sizeOverrides(a);
+  const device = await a.device();
+  const maxPixels = a.int('max-pixels', 1, Number.MAX_SAFE_INTEGER);
+
+  const names = readClassNames(dataFile);
+  const net = openNetwork(cfgFile, weightsFile, { device, warn: (m) => io.err(`warning: ${m}\n`), ...size }).eval();
+  const frames: JsonFrame[] = [];
+
+  for (const [k, image] of images.entries()) {
+    const im = await loadImage(image, { maxPixels });
+    const input = prepareImage(net, im);
+    const t0 = performance.now();
+    const { boxes, best } = scope(() =>
+      noGrad(() => {
+        const outs = net.forward(inputTensor(net, input));
+        const boxes = networkBoxes(net, outs, { thresh, imageW: im.width, imageH: im.height });
+        // The strongest class probability of any box, for the message when nothing passes the threshold.
+        let best = { prob: 0, cls: -1 };
+        for (const d of networkBoxes(net, outs, { thresh: 0, imageW: im.width, imageH: im.height }).detections) {
+          d.prob.forEach((p, c) => {
+            if (p > best.prob) best = { prob: p, cls: c };
+          });
+        }
+        return { boxes, best };
+      }),
     );
-    if (positionals.length < 4) throw new UsageError(`expected <data-or-names> <cfg> <weights> <image...>, got ${positionals.length} arguments`);
-    const [dataFile, cfgFile, weightsFile, ...images] = positionals as [string, string, string, ...string[]];
-    const thresh = floatArg(values, 'thresh', 0.5, 0, 1);
-    const nms = floatArg(values, 'nms', 0.45, 0, 1);
-    const out = stringArg(values, 'out') ?? 'predictions.png';
-    try {
-      formatForFile(out);
-    } catch (e) {
-      throw new UsageError(`--out: ${(e as Error).message}`);
-    }
-    const width = intArg(values, 'width', 1, 1 << 16);
-    const height = intArg(values, 'height', 1, 1 << 16);
-    const device = await deviceArg(values);
-    const maxPixels = maxPixelsArg(values);
-
-    const names = readClassNames(dataFile);
-    const net = openNetwork(cfgFile, weightsFile, {
-      device,
-      warn: (m) => io.err(`warning: ${m}\n`),
-      ...(width === undefined ? {} : { width }),
-      ...(height === undefined ? {} : { height }),
-    }).eval();
-
-    for (const image of images) {
-      const im = await loadImage(image, maxPixels === undefined ? {} : { maxPixels });
-      const input = prepareImage(net, im);
-      const t0 = performance.now();
-      const boxes = scope(() => noGrad(() => networkBoxes(net, net.forward(inputTensor(net, input)), { thresh, imageW: im.width, imageH: im.height })));
-      const ms = performance.now() - t0;
-      if (names.length < boxes.classes) throw new Error(`${dataFile}: ${names.length} class names, but the network predicts ${boxes.classes} classes`);
-      const drawn = selectDetections(boxes.detections, boxes.classes, nms, thresh, names, im.width, im.height);
-      const lines = [`${image}: Predicted in ${ms.toFixed(0)} ms.`];
-      for (const d of drawn) lines.push(...detectionLines(d));
+    const ms = performance.now() - t0;
+    if (names.length < boxes.classes) throw new Error(`${dataFile}: ${names.length} class names, but the network predicts ${boxes.classes} classes`);
+    const drawn = selectDetections(boxes.detections, boxes.classes, nms, thresh, names, im.width, im.height);
+    const lines = [`${image}: Predicted in ${ms.toFixed(0)} ms.`];
+    for (const d of drawn) lines.push(...detectionLines(d));
+    frames.push({
+      frame_id: k + 1,
+      filename: image,
+      objects: drawn.flatMap((d) =>
+        d.classes.map((c, j) => ({
+          class_id: c,
+          name: d.names[j]!,
+          relative_coordinates: { center_x: d.relative.x, center_y: d.relative.y, width: d.relative.w, height: d.relative.h },
+          confidence: d.probs[j]!,
+        })),
+      ),
+    });
+    if (drawn.length === 0) {
+      const strongest = best.cls < 0 ? 'every class probability is 0' : `the strongest is ${names[best.cls]} at ${(best.prob * 100).toFixed(1)}%`;
+      const why =
+        net.header.seen === 0
+          ? `; the weights have seen no training image (header seen = 0): random or untrained weights detect nothing`
+          : '; a lower --thresh shows weaker ones';
+      lines.push(`no detection above --thresh ${thresh} (${strongest})${why}. No image written.`);
+    } else {
       const file = images.length === 1 ? out : outputName(out, image);
       await writeOutput(file, await drawDetections(im, drawn, boxes.classes, formatForFile(file)));
       lines.push(`wrote ${file}`);
-      io.out(`${lines.join('\n')}\n`);
     }
-  });
-}
-
-/**
- * NMS, then Darknet's draw_detections selection: for every box (post-NMS array order) the classes with
- * prob > thresh; the label joins their names; one printed line per class with the box in pixels.
- */
-export function selectDetections(
-  dets: Parameters<typeof detectionsReport>[0],
-  classes: number,
-  nms: number,
-  thresh: number,
-  names: readonly string[],
-  imageW: number,
-  imageH: number,
-): DrawnDetection[] {
-  const report = detectionsReport(dets, classes, nms, 'sort');
-  const byIndex = new Map(report.post_nms.map((b) => [b.index, b]));
-  const t = Math.fround(thresh);
-  const drawn: DrawnDetection[] = [];
-  for (const index of report.post_nms_array_order) {
-    const b = byIndex.get(index)!;
-    const hit: number[] = [];
-    for (let c = 0; c < classes; c++) if (b.prob[c]! > t) hit.push(c);
-    if (hit.length === 0) continue;
-    const [x, y, w, h] = b.bbox;
-    const px = toPixelCorners({ x, y, w, h }, imageW, imageH);
-    drawn.push({
-      index,
-      classes: hit,
-      names: hit.map((c) => names[c]!),
-      probs: hit.map((c) => b.prob[c]!),
-      left: px.x1,
-      top: px.y1,
-      right: px.x2,
-      bottom: px.y2,
-    });
+    io.out(`${lines.join('\n')}\n`);
   }
-  return drawn;
-}
-
-/** Class names from a .names file, or from the names= entry of a .data file. */
-export function readClassNames(file: string): string[] {
-  const text = readText(file, 'class names');
-  if (extname(file).toLowerCase() !== '.data') return splitNames(text);
-  let namesPath: string | null = null;
-  for (const line of text.split(/\r?\n/)) {
-    const m = /^\s*names\s*=\s*(.*?)\s*$/.exec(line);
-    if (m) namesPath = m[1]!;
+  if (jsonFile !== undefined) {
+    await writeOutput(jsonFile, `${JSON.stringify(frames, null, 1)}\n`);
+    io.out(`wrote ${jsonFile}\n`);
   }
-  if (namesPath === null || namesPath === '') throw new Error(`${file}: no 'names=' entry`);
-  // Darknet opens the path relative to its working directory; also try next to the .data file and one
-  // folder up (where a cfg/ folder's data/ sibling lives).
-  const dir = dirname(resolve(file));
-  const candidates = isAbsolute(namesPath) ? [namesPath] : [resolve(namesPath), join(dir, namesPath), join(dir, '..', namesPath)];
-  const found = candidates.find((p) => existsSync(p));
-  if (found === undefined) throw new Error(`${file}: names file '${namesPath}' not found (looked at ${candidates.join(', ')})`);
-  return splitNames(readText(found, 'class names'));
-}
-
-function readText(file: string, what: string): string {
-  return readInputText(file, what);
-}
-
-function splitNames(text: string): string[] {
-  const lines = text.split(/\r?\n/).map((s) => s.trim());
-  while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  return lines;
 }
 
 function outputName(out: string, image: string): string {

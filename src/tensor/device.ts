@@ -3,7 +3,8 @@
 //
 // A device implements only memory management and host transfers; everything else is a kernel.
 
-import { allocArray, type DType, type TypedArray } from './dtype.js';
+import { allocArray, bytesPerElement, type DType, type TypedArray } from './dtype.js';
+import { arenaAddress, arenaAlloc, arenaFree, arenaStats, arenaView } from './backends/cpu/arena.js';
 
 export interface MemoryStats {
   /** Bytes currently handed out to live storages. */
@@ -43,14 +44,23 @@ class CpuDevice implements Device {
   private allocated = 0;
   private peak = 0;
 
+  /**
+   * Storages live in the shared arena (backends/cpu/arena.ts: the GEMM and the worker threads use them
+   * in place; freed blocks are reused), or in an ordinary typed array when the arena is full or off.
+   * Either way the elements start at zero.
+   */
   alloc(dtype: DType, size: number): unknown {
-    const a = allocArray(dtype, size);
+    const at = arenaAlloc(size * bytesPerElement(dtype));
+    const a = at >= 0 ? arenaView(dtype, at, size) : allocArray(dtype, size);
     this.allocated += a.byteLength;
     if (this.allocated > this.peak) this.peak = this.allocated;
     return a;
   }
   free(handle: unknown): void {
-    this.allocated -= (handle as TypedArray).byteLength;
+    const a = handle as TypedArray;
+    this.allocated -= a.byteLength;
+    const at = arenaAddress(a);
+    if (at >= 0) arenaFree(at);
   }
   write(handle: unknown, _dtype: DType, offset: number, src: TypedArray): void {
     (handle as TypedArray).set(src, offset);
@@ -59,7 +69,8 @@ class CpuDevice implements Device {
     return (handle as TypedArray).slice(offset, offset + size);
   }
   memoryStats(): MemoryStats {
-    return { allocated: this.allocated, reserved: this.allocated, peak: this.peak };
+    const a = arenaStats();
+    return { allocated: this.allocated, reserved: this.allocated - a.used + a.reserved, peak: this.peak };
   }
   synchronize(): void {}
 }

@@ -106,6 +106,30 @@ export class Rng {
     this.used = 0;
   }
 
+  /** The key (seed low and high 32 bits) of the Philox blocks of this stream. */
+  get key(): readonly [number, number] {
+    return [this.key0, this.key1];
+  }
+
+  /** Stream index of the next word nextU32() returns (word w is lane w % 4 of block floor(w / 4)). */
+  get position(): number {
+    return this.used < 4 ? (this.counter - 1) * 4 + this.used : this.counter * 4;
+  }
+
+  /** Skips k words, leaving the stream exactly where k nextU32() calls would. */
+  skip(k: number): void {
+    const p = this.position + k;
+    const b = Math.floor(p / 4);
+    const r = p - 4 * b;
+    this.counter = b;
+    if (r === 0) {
+      this.used = 4;
+    } else {
+      this.refill();
+      this.used = r;
+    }
+  }
+
   /** Next uint32. */
   nextU32(): number {
     if (this.used >= 4) this.refill();

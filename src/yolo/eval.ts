@@ -111,6 +111,8 @@ export interface EvaluateDetectorOptions extends DetectOptions {
   reportThresh?: number;
   /** Matching rule; default by definition (map.ts). */
   matching?: MatchStyle;
+  /** Detections kept per image and class; default by definition (map.ts: 100 for COCO, all for VOC). */
+  maxDetections?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -252,24 +254,43 @@ export async function detectImages(net: Network | BoxSource, items: readonly Eva
   return out;
 }
 
-/** One scored detection per (box, class with prob > 0), keyed by the image path; boxes relative. */
+/** Pixel area of a relative box in an image of the given size (COCO's area ranges); undefined without a size. */
+function pixelArea(b: { w: number; h: number }, size: { width: number; height: number } | undefined): number | undefined {
+  return size !== undefined && size.width > 0 && size.height > 0 ? b.w * size.width * (b.h * size.height) : undefined;
+}
+
+/**
+ * One scored detection per (box, class with prob > 0), keyed by the image path; boxes relative,
+ * areas in pixels of the image (for COCO's area ranges).
+ */
 export function toScoredDetections(results: readonly ImageDetections[]): ScoredDetection[] {
   const out: ScoredDetection[] = [];
   for (const r of results) {
     for (const d of r.detections) {
+      const area = pixelArea(d.bbox, r);
       d.prob.forEach((p, c) => {
-        if (p > 0) out.push({ image: r.image, classId: c, score: p, box: d.bbox });
+        if (p > 0) out.push({ image: r.image, classId: c, score: p, box: d.bbox, ...(area === undefined ? {} : { area }) });
       });
     }
   }
   return out;
 }
 
-/** Ground truth of labelled items (relative boxes), keyed by the image path (or the given keys). */
-export function toGroundTruths(items: readonly { image: string | number; boxes?: readonly LabelBox[] }[]): GroundTruth[] {
+/**
+ * Ground truth of labelled items (relative boxes), keyed by the image path (or the given keys); with
+ * the image sizes, areas in pixels.
+ */
+export function toGroundTruths(
+  items: readonly { image: string | number; boxes?: readonly LabelBox[] }[],
+  sizes?: ReadonlyMap<string | number, { width: number; height: number }>,
+): GroundTruth[] {
   const out: GroundTruth[] = [];
   for (const it of items) {
-    for (const b of it.boxes ?? []) out.push({ image: it.image, classId: b.cls, box: { x: b.x, y: b.y, w: b.w, h: b.h } });
+    const size = sizes?.get(it.image);
+    for (const b of it.boxes ?? []) {
+      const area = pixelArea(b, size);
+      out.push({ image: it.image, classId: b.cls, box: { x: b.x, y: b.y, w: b.w, h: b.h }, ...(area === undefined ? {} : { area }) });
+    }
   }
   return out;
 }
@@ -282,12 +303,14 @@ function evaluateOptions(opts: EvaluateDetectorOptions): EvaluateOptions {
     iouThreshold: opts.iouThresh ?? 0.5,
     confThreshold: opts.reportThresh ?? 0.25,
     ...(opts.matching !== undefined ? { matching: opts.matching } : {}),
+    ...(opts.maxDetections !== undefined ? { maxDetections: opts.maxDetections } : {}),
   };
 }
 
 /** Evaluates detections of images against the items' boxes (sync; no network involved). */
 export function evaluateImageDetections(results: readonly ImageDetections[], items: readonly EvalItem[], opts: EvaluateDetectorOptions): Evaluation {
-  return evaluateDetections(toScoredDetections(results), toGroundTruths(items), evaluateOptions(opts));
+  const sizes = new Map(results.map((r) => [r.image, r] as const));
+  return evaluateDetections(toScoredDetections(results), toGroundTruths(items, sizes), evaluateOptions(opts));
 }
 
 /** detectImages + evaluateDetections with the items' boxes as ground truth (skipped images left out of both). */
@@ -306,14 +329,18 @@ export function detectedItems<T extends EvalItem>(items: readonly T[], results: 
 // ---------------------------------------------------------------------------------------------
 // In-memory entry points (training loop).
 
-/** Scored detections of candidates already decoded per image (keys: the batch index). */
-function scoredFromCandidates(cands: readonly Detection[][], classes: number, nms: number): ScoredDetection[] {
-  const results: ImageDetections[] = cands.map((c, k) => ({ image: String(k), width: 0, height: 0, detections: suppress(c, classes, nms) }));
+/** Scored detections of candidates already decoded per image (keys: the batch index; areas in network pixels). */
+function scoredFromCandidates(cands: readonly Detection[][], classes: number, nms: number, width: number, height: number): ScoredDetection[] {
+  const results: ImageDetections[] = cands.map((c, k) => ({ image: String(k), width, height, detections: suppress(c, classes, nms) }));
   return toScoredDetections(results);
 }
 
-function truthsByIndex(truths: readonly (readonly LabelBox[])[]): GroundTruth[] {
-  return toGroundTruths(truths.map((boxes, k) => ({ image: String(k), boxes })));
+function truthsByIndex(truths: readonly (readonly LabelBox[])[], width: number, height: number): GroundTruth[] {
+  const size = { width, height };
+  return toGroundTruths(
+    truths.map((boxes, k) => ({ image: String(k), boxes })),
+    new Map(truths.map((_, k) => [String(k), size] as const)),
+  );
 }
 
 /**
@@ -351,7 +378,7 @@ export function evaluateOnTensors(
       cands.push(...src.candidates(Float32Array.from(host.subarray(s * per, (s + m) * per)), frames, thresh));
     }
   }
-  return evaluateDetections(scoredFromCandidates(cands, src.classes, nms), truthsByIndex(truths), evaluateOptions(opts));
+  return evaluateDetections(scoredFromCandidates(cands, src.classes, nms, w, h), truthsByIndex(truths, w, h), evaluateOptions(opts));
 }
 
 /**
@@ -363,7 +390,7 @@ export function evaluateOutputs(net: Network, outputs: readonly Tensor[], truths
   const [, h, w] = net.inputShape;
   const frames = truths.map(() => ({ width: w, height: h }));
   const cands = outputCandidates(net, outputs, frames, thresh);
-  return evaluateDetections(scoredFromCandidates(cands, networkClasses(net), nms), truthsByIndex(truths), evaluateOptions(opts));
+  return evaluateDetections(scoredFromCandidates(cands, networkClasses(net), nms, w, h), truthsByIndex(truths, w, h), evaluateOptions(opts));
 }
 
 // ---------------------------------------------------------------------------------------------

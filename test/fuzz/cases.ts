@@ -18,7 +18,7 @@ import { join } from 'node:path';
 
 import { readTensorFile, writeTensorFile, type TensorFileInput } from '../../src/nn/checkpoint.js';
 import type { Rng } from '../../src/tensor/random.js';
-import type { DetectorFixture } from '../helpers/cli.js';
+import type { DetectorFixture } from '../helpers/detector-fixture.js';
 
 export const FUZZ_KINDS = ['cfg', 'weights', 'image', 'labels', 'state'] as const;
 export type FuzzKind = (typeof FUZZ_KINDS)[number];

@@ -27,7 +27,7 @@ import { readTensorFile } from '../../src/nn/checkpoint.js';
 import { Rng } from '../../src/tensor/random.js';
 import { loadDetectionData } from '../../src/yolo/data/labels.js';
 import { trainDetector } from '../../src/yolo/train/trainer.js';
-import { detectorFixture, tsgrad, tsgradKilled } from '../helpers/cli.js';
+import { detectorFixture, runCli, runCliKilled } from '../helpers/detector-fixture.js';
 import { FUZZ_KINDS, makeCase, type FuzzCase, type FuzzContext, type FuzzKind } from './cases.js';
 import type { FuzzReply, FuzzRequest } from './worker.js';
 
@@ -145,12 +145,12 @@ async function killLoop(rng: Rng, dir: string, kills: number, timeoutMs: number)
     const args = existsSync(state) ? [...base, '--resume', state] : base;
     // Killed `delay` ms after the line-th progress line of this run: in a save, between two writes, or
     // in an iteration.
-    const r = await tsgradKilled(args, timeoutMs, { killOn: (out) => (out.match(/^\d+\/30: loss/gm) ?? []).length >= line, killDelayMs: delay });
+    const r = await runCliKilled(args, timeoutMs, { killOn: (out) => (out.match(/^\d+\/30: loss/gm) ?? []).length >= line, killDelayMs: delay });
     if (!r.killed && r.status !== 0) return { outcome: classify(r.status ?? -1, r.stdout, r.stderr).outcome, detail: r.stderr.slice(0, 2000), what: `run ${k} exited ${r.status}` };
     if (r.killed && r.ms >= timeoutMs) return { outcome: 'hang', detail: `run ${k} still running after ${timeoutMs} ms`, what: `kills after lines ${at.join(', ')}` };
   }
   // Two more iterations and a checkpoint: the pair must then agree and no temporary file remain.
-  const end = tsgrad([...(existsSync(state) ? [...base, '--resume', state] : base), '--stop-after', '2'], { timeoutMs });
+  const end = runCli([...(existsSync(state) ? [...base, '--resume', state] : base), '--stop-after', '2'], { timeoutMs });
   const what = `kills after progress lines ${at.join(', ')}`;
   if (end.signal !== null) return { outcome: 'hang', detail: `final resume killed after ${timeoutMs} ms`, what };
   if (end.status !== 0) return { outcome: 'crash', detail: `the final resume failed: ${end.stderr.slice(0, 2000)}`, what };

@@ -1,106 +1,95 @@
-// Running the `tsgrad` binary as a user would (a child process), and the small detector fixture the
-// reliability tests and the fuzzer share: a synthetic data set, a tiny [region] cfg and its weights.
+// Running the `tsgrad` binary as a user does (a separate process) and the small files its tests need:
+// temporary folders removed at the end of the test file, tiny Darknet cfgs and synthetic data sets.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { makeWeightsBytes } from '../../src/yolo/darknet/generate.js';
-import { parseCfg } from '../../src/yolo/darknet/cfg.js';
-import { generateSynthDataset } from '../../src/yolo/data/synth.js';
-import { TINY_CFG } from './fixtures.js';
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const BIN = join(REPO_ROOT, 'bin', 'tsgrad.js');
 
-const here = dirname(fileURLToPath(import.meta.url)); // dist/test/helpers
-export const REPO_ROOT = resolve(here, '../../..');
-export const TSGRAD_BIN = join(REPO_ROOT, 'bin', 'tsgrad.js');
-
-export interface CliResult {
-  status: number | null;
-  signal: NodeJS.Signals | null;
+export interface Run {
+  /** Exit status (the signal's 128 + n when killed). */
+  code: number;
   stdout: string;
   stderr: string;
-  /** Wall time of the process in milliseconds. */
-  ms: number;
 }
 
-export interface CliOptions {
-  cwd?: string;
-  env?: NodeJS.ProcessEnv;
-  /** Kill the process after this many milliseconds (default 60 000). */
-  timeoutMs?: number;
+const SIGNALS: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+
+/** `tsgrad ...args` to completion (stdout and stderr are pipes, not a terminal). */
+export function tsgrad(args: readonly string[], opts: { cwd?: string; timeout?: number } = {}): Run {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: opts.cwd ?? REPO_ROOT, timeout: opts.timeout ?? 60_000 });
+  return { code: r.status ?? 128 + (SIGNALS[r.signal ?? ''] ?? 0), stdout: r.stdout, stderr: r.stderr };
 }
 
-/** `tsgrad <args>` in a child process, waited for. */
-export function tsgrad(args: readonly string[], opts: CliOptions = {}): CliResult {
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [TSGRAD_BIN, ...args], {
-    encoding: 'utf8',
-    cwd: opts.cwd ?? REPO_ROOT,
-    env: { ...process.env, ...opts.env },
-    timeout: opts.timeoutMs ?? 60_000,
-    killSignal: 'SIGKILL',
-  });
-  return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms: performance.now() - t0 };
-}
-
-/**
- * `tsgrad <args>` in a child process, SIGKILLed after `killAfterMs`, or `killDelayMs` (default 0) after
- * its stdout first matches `killOn` (a pattern or a test of the whole output so far).
- */
-export function tsgradKilled(args: readonly string[], killAfterMs: number, opts: CliOptions & { killOn?: RegExp | ((stdout: string) => boolean); killDelayMs?: number } = {}): Promise<CliResult & { killed: boolean }> {
-  return new Promise((done) => {
-    const t0 = performance.now();
-    const child = spawn(process.execPath, [TSGRAD_BIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, env: { ...process.env, ...opts.env } });
+/** The same, not blocking (for several commands at once). */
+export function tsgradAsync(args: readonly string[], opts: { cwd?: string } = {}): Promise<Run> {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    let killed = false;
-    const kill = (): void => {
-      if (child.exitCode === null && child.signalCode === null) {
-        killed = true;
-        child.kill('SIGKILL');
-      }
-    };
-    const timer = setTimeout(kill, killAfterMs);
-    let armed = false;
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      const on = opts.killOn;
-      if (!armed && on !== undefined && (typeof on === 'function' ? on(stdout) : on.test(stdout))) {
-        armed = true;
-        setTimeout(kill, opts.killDelayMs ?? 0);
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      done({ status, signal, stdout, stderr, ms: performance.now() - t0, killed });
-    });
+    child.stdout.on('data', (d: Buffer) => void (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => void (stderr += d.toString()));
+    child.on('close', (code, signal) => res({ code: code ?? 128 + (SIGNALS[signal ?? ''] ?? 0), stdout, stderr }));
   });
 }
 
-export interface DetectorFixture {
-  dir: string;
-  dataFile: string;
-  cfgFile: string;
-  weightsFile: string;
-  /** Images of the train list. */
-  trainImages: string[];
+/** Quotes a word for sh. */
+function sh(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The [region] cfg of fixtures.ts with training keys (batch 2, `maxBatches` iterations). */
-export function tinyTrainCfg(maxBatches: number): string {
-  return TINY_CFG.replace('batch=1\n', `batch=2\nsubdivisions=1\nmax_batches=${maxBatches}\nlearning_rate=0.001\npolicy=constant\n`);
+/** True when util-linux `script` can give a command a pseudo-terminal here. */
+export const HAVE_PTY = spawnSync('script', ['-qec', 'true', '/dev/null'], { encoding: 'utf8' }).status === 0;
+
+/** `tsgrad ...args` on a pseudo-terminal (via `script`): stdout and stderr are a TTY; returns what it drew. */
+export function tsgradOnTerminal(args: readonly string[], opts: { cwd?: string; timeout?: number } = {}): Run {
+  const cmd = [process.execPath, BIN, ...args].map(sh).join(' ');
+  const r = spawnSync('script', ['-qec', `stty cols 160 2>/dev/null; ${cmd}`, '/dev/null'], { encoding: 'utf8', cwd: opts.cwd ?? REPO_ROOT, timeout: opts.timeout ?? 120_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A synthetic data set (4 train, 2 valid images of 64×64, 2 classes), the tiny cfg and its weights in `dir`. */
-export async function detectorFixture(dir: string, maxBatches = 4): Promise<DetectorFixture> {
-  const r = await generateSynthDataset({ outDir: join(dir, 'data'), train: 4, valid: 2, classes: 2, size: 64, seed: 5, minObjects: 1, maxObjects: 2 });
-  const cfgFile = join(dir, 'tiny.cfg');
-  const text = tinyTrainCfg(maxBatches);
-  writeFileSync(cfgFile, text);
-  const weightsFile = join(dir, 'tiny.weights');
-  writeFileSync(weightsFile, makeWeightsBytes(parseCfg(text, { file: cfgFile }), 1));
-  const trainImages = Array.from({ length: 4 }, (_, i) => join(dir, 'data', 'images', 'train', `${String(i).padStart(6, '0')}.jpg`));
-  return { dir, dataFile: r.dataFile, cfgFile, weightsFile, trainImages };
+const made: string[] = [];
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+/** A new temporary folder, removed when the test file ends. */
+export function tempDir(prefix = 'tsgrad-cli-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
+
+function conv(filters: number, size = 3, bn = true, activation = 'leaky'): string {
+  return `[convolutional]\n${bn ? 'batch_normalize=1\n' : ''}filters=${filters}\nsize=${size}\nstride=1\npad=1\nactivation=${activation}\n`;
+}
+
+const POOL = '[maxpool]\nsize=2\nstride=2\n';
+
+/** A tiny YOLOv2 for 2 classes: 32x32 input, stride 8 (4x4 grid), 2 anchors. `net` adds or replaces [net] keys. */
+export function tinyRegionCfg(net: Record<string, string | number> = {}): string {
+  const n = { batch: 2, subdivisions: 1, width: 32, height: 32, channels: 3, momentum: 0.9, decay: 0.0005, learning_rate: 0.002, policy: 'constant', max_batches: 3, ...net };
+  return (
+    `[net]\n${Object.entries(n).map(([k, v]) => `${k}=${v}`).join('\n')}\n` +
+    conv(4) + POOL + conv(8) + POOL + conv(8) + POOL + conv(14, 1, false, 'linear') +
+    '[region]\nanchors=0.9,0.9, 1.6,1.6\nbias_match=1\nclasses=2\ncoords=4\nnum=2\nsoftmax=1\njitter=.2\nrescore=1\nobject_scale=5\nnoobject_scale=1\nclass_scale=1\ncoord_scale=1\nthresh=.6\nrandom=0\n'
+  );
+}
+
+/** A tiny classifier for 2 classes: 32x32 input, global average pooling, softmax. */
+export function tinyClassifierCfg(net: Record<string, string | number> = {}): string {
+  const n = { batch: 2, subdivisions: 1, width: 32, height: 32, channels: 3, momentum: 0.9, decay: 0.0005, learning_rate: 0.01, policy: 'constant', max_batches: 4, ...net };
+  return `[net]\n${Object.entries(n).map(([k, v]) => `${k}=${v}`).join('\n')}\n` + conv(4) + POOL + conv(8) + conv(2, 1, false, 'linear') + '[avgpool]\n[softmax]\ngroups=1\n';
+}
+
+/** Writes `text` to dir/name; returns the path. */
+export function writeFile(dir: string, name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
 }

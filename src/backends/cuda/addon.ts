@@ -12,7 +12,7 @@
 //   * every entry throws an Error whose message starts with its name (and names the CUDA error when
 //     there is one); launches are asynchronous, memcpyDtoH and synchronize wait.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +36,19 @@ export interface NativeDeviceInfo {
   multiProcessorCount: number;
   driverVersion: number;
   runtimeVersion: number;
+}
+
+/** What `systemInfo()` reports beside info() (native/addon.cc). */
+export interface NativeSystemInfo {
+  /** Whether libcuda.so.1 (the NVIDIA user-space driver the CUDA runtime loads) can be loaded, and why not. */
+  libcudaLoaded: boolean;
+  libcudaError: string;
+  /** Every device the runtime sees (empty when it sees none). */
+  devices: { index: number; name: string; computeCapability: string; totalMemory: number; multiProcessorCount: number }[];
+  /** The architectures the kernels were compiled for (CMake's CUDA_ARCHITECTURES, comma-separated; '' in the emulated build). */
+  cudaArchitectures: string;
+  /** CUDART_VERSION the addon was compiled against (0 in the emulated build). */
+  runtimeVersionBuilt: number;
 }
 
 export interface NativeMemoryStats {
@@ -71,6 +84,7 @@ export interface NativeAddon {
   readonly variant: AddonVariant;
   readonly constants: NativeConstants;
   info(): NativeDeviceInfo;
+  systemInfo(): NativeSystemInfo;
   malloc(bytes: number): P;
   free(ptr: P): void;
   memcpyHtoD(dst: P, dstByteOffset: number, src: ArrayBufferView): void;
@@ -172,6 +186,17 @@ export function nativeRoot(): string {
 
 const loads = new Map<AddonVariant, AddonLoad>();
 
+/** Why scripts/install.js did not build `variant`, from the build/native-status.json it writes (null: no record). */
+function buildRecord(variant: AddonVariant): string | null {
+  try {
+    const status = JSON.parse(readFileSync(join(nativeRoot(), 'build', 'native-status.json'), 'utf8')) as { notBuilt?: Record<string, string> };
+    const why = status.notBuilt?.[variant === 'emu' ? 'cuda-emu' : 'cuda'];
+    return typeof why === 'string' ? why : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Load (once) build/Release/tsgrad_<variant>.node; never throws. */
 export function loadAddon(variant: AddonVariant): AddonLoad {
   const hit = loads.get(variant);
@@ -179,12 +204,8 @@ export function loadAddon(variant: AddonVariant): AddonLoad {
   const path = join(nativeRoot(), 'build', 'Release', `tsgrad_${variant}.node`);
   let result: AddonLoad;
   if (!existsSync(path)) {
-    result = {
-      variant,
-      addon: null,
-      path,
-      reason: `native addon ${path} was not built (${variant === 'cuda' ? 'needs nvcc' : 'needs a C++ compiler and cmake'}; run \`node scripts/install.js\`)`,
-    };
+    const why = buildRecord(variant) ?? (variant === 'cuda' ? 'needs nvcc' : 'needs a C++ compiler and cmake');
+    result = { variant, addon: null, path, reason: `native addon not built: ${why}; build it with \`npx tsgrad build-native\`` };
   } else {
     try {
       const addon = createRequire(import.meta.url)(path) as NativeAddon;

@@ -4,6 +4,7 @@
 import type { Device, MemoryStats } from '../../tensor/device.js';
 import { allocArray, type DType, type TypedArray } from '../../tensor/dtype.js';
 import { loadAddon, type AddonVariant, type DevicePtr, type NativeAddon } from './addon.js';
+import { kernelDriverVersion, unavailableReason } from './diagnose.js';
 
 export const CUDA_DTYPES: readonly DType[] = ['float32', 'int32'];
 
@@ -23,7 +24,7 @@ export class CudaDevice implements Device {
     if (addon) {
       try {
         const info = addon.info();
-        if (!info.available) reason = info.reason || 'device unavailable';
+        if (!info.available) reason = variant === 'cuda' ? unavailableReason(info, addon.systemInfo?.() ?? null, kernelDriverVersion()) : info.reason || 'device unavailable';
       } catch (e) {
         reason = `${load.path}: info() failed: ${e instanceof Error ? e.message : String(e)}`;
       }

@@ -9,6 +9,8 @@
 // One kernel, 'sgd', updates a parameter and its velocity in place.
 
 import { getKernel, registerKernel } from '../../tensor/registry.js';
+import { arenaIndex, chunkFor, parallelFor } from '../../tensor/backends/cpu/parallel.js';
+import { TASK } from '../../tensor/backends/cpu/tasks.js';
 import { zerosLike } from '../../tensor/ops/creation.js';
 import { keep } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -38,6 +40,29 @@ registerKernel<SgdKernel>('sgd', 'cpu', (param, grad, velocity, h) => {
   const pw = param.offset;
   const pg = grad.offset;
   const pv = velocity.offset;
+  // float32 in the shared arena: the same loop on every core (each element is independent).
+  const iw = w instanceof Float32Array ? arenaIndex(w, pw) : -1;
+  const ig = g instanceof Float32Array ? arenaIndex(g, pg) : -1;
+  const iv = v instanceof Float32Array ? arenaIndex(v, pv) : -1;
+  if (iw >= 0 && ig >= 0 && iv >= 0) {
+    const darknet = h.variant === 'darknet';
+    parallelFor(darknet ? TASK.sgdDarknet : TASK.sgdTorch, n, chunkFor(n), 3 * n, (ia, fa) => {
+      ia[4] = iw;
+      ia[5] = ig;
+      ia[6] = iv;
+      if (darknet) {
+        fa[0] = h.lr / h.batch;
+        fa[1] = h.decay * h.batch;
+        fa[2] = h.momentum;
+      } else {
+        fa[0] = h.lr;
+        fa[1] = h.decay;
+        fa[2] = h.momentum;
+        fa[3] = h.firstStep ? 1 : 0;
+      }
+    });
+    return;
+  }
   if (h.variant === 'darknet') {
     const step = h.lr / h.batch;
     const dec = h.decay * h.batch;

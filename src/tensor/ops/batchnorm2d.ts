@@ -40,6 +40,8 @@ import { needsGrad, record } from '../../autograd/record.js';
 import { getKernel, registerKernel } from '../registry.js';
 import { shapeStr } from '../shape.js';
 import { Tensor } from '../tensor.js';
+import { allInArena, arenaIndex, chunkFor, f64Scratch, parallelFor, sharedViews } from '../backends/cpu/parallel.js';
+import { A0, TASK } from '../backends/cpu/tasks.js';
 import { checkFloat } from './common.js';
 import { clone, contiguous } from './copy.js';
 
@@ -191,6 +193,160 @@ function darknetStatsF32(a: Float32Array, xo: number, N: number, C: number, HW: 
   return { mean, variance };
 }
 
+/**
+ * The float32 forward on every core (backends/cpu/tasks.ts: the same arithmetic, channels split among
+ * threads) when x, y and the statistics live in the shared arena. Phases: Darknet's batch statistics
+ * (groups of four channels per item), then the running-statistic updates and per-channel constants on
+ * this thread, then the normalisation (channels per item). Returns false when it did nothing.
+ */
+function batchnormParallel(
+  y: Tensor, bm: Tensor | null, bv: Tensor | null, x: Tensor, weight: Tensor | null, bias: Tensor | null,
+  rm: Tensor | null, rv: Tensor | null, attrs: BatchNorm2dAttrs,
+): boolean {
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  const HW = H * W;
+  const a = x.storage.cpuArray;
+  const o = y.storage.cpuArray;
+  const darknet = attrs.variant === 'darknet';
+  const parStats = attrs.training && darknet;
+  if (!allInArena(a, o) || (parStats && !allInArena(bm!.storage.cpuArray, bv!.storage.cpuArray))) return false;
+  const st = f64Scratch(4 * C);
+  const views = sharedViews();
+  if (st < 0 || views === null) return false;
+  const n = N * HW;
+  const m = attrs.momentum;
+  const means = new Float64Array(C);
+  const vars = new Float64Array(C);
+  if (attrs.training) {
+    if (parStats) {
+      const im = arenaIndex(bm!.storage.cpuArray, bm!.offset), iv = arenaIndex(bv!.storage.cpuArray, bv!.offset);
+      const groups = Math.ceil(C / 4);
+      parallelFor(TASK.bnDarknetStats, groups, chunkFor(groups), 2 * N * C * HW, (ia) => {
+        ia[A0] = arenaIndex(a, x.offset);
+        ia[A0 + 1] = im;
+        ia[A0 + 2] = iv;
+        ia[A0 + 3] = N;
+        ia[A0 + 4] = C;
+        ia[A0 + 5] = HW;
+      });
+      const ma = bm!.storage.cpuArray, va = bv!.storage.cpuArray;
+      for (let c = 0; c < C; c++) {
+        means[c] = ma[bm!.offset + c]!;
+        vars[c] = va[bv!.offset + c]!;
+      }
+    } else {
+      for (let c = 0; c < C; c++) {
+        let s = 0;
+        for (let b = 0; b < N; b++) {
+          const base = x.offset + (b * C + c) * HW;
+          for (let k = 0; k < HW; k++) s += a[base + k]!;
+        }
+        const mean = s / n;
+        let q = 0;
+        for (let b = 0; b < N; b++) {
+          const base = x.offset + (b * C + c) * HW;
+          for (let k = 0; k < HW; k++) {
+            const d = a[base + k]! - mean;
+            q += d * d;
+          }
+        }
+        means[c] = mean;
+        vars[c] = q / (darknet ? n - 1 : n);
+        bm!.storage.cpuArray[bm!.offset + c] = mean;
+        bv!.storage.cpuArray[bv!.offset + c] = vars[c]!;
+      }
+    }
+    if (rm && rv) {
+      const rma = rm.storage.cpuArray;
+      const rva = rv.storage.cpuArray;
+      for (let c = 0; c < C; c++) {
+        const im = rm.offset + c;
+        const iv = rv.offset + c;
+        if (darknet) {
+          const r = Math.fround;
+          const keep = r(1 - m);
+          const take = r(m);
+          rma[im] = r(r(rma[im]! * keep) + r(take * means[c]!));
+          rva[iv] = r(r(rva[iv]! * keep) + r(take * vars[c]!));
+        } else {
+          rma[im] = (1 - m) * rma[im]! + m * means[c]!;
+          rva[iv] = (1 - m) * rva[iv]! + (m * vars[c]! * n) / (n - 1);
+        }
+      }
+    }
+  } else {
+    for (let c = 0; c < C; c++) {
+      means[c] = at(rm, c, 0);
+      vars[c] = at(rv, c, 1);
+    }
+  }
+  const sc = views.f64;
+  for (let c = 0; c < C; c++) {
+    const g = at(weight, c, 1);
+    const beta = at(bias, c, 0);
+    sc[st + 4 * c] = means[c]!;
+    sc[st + 4 * c + 1] = darknet ? Math.sqrt(vars[c]!) + attrs.eps : (1 / Math.sqrt(vars[c]! + attrs.eps)) * g;
+    sc[st + 4 * c + 2] = g;
+    sc[st + 4 * c + 3] = beta;
+  }
+  parallelFor(TASK.bnNormalize, C, chunkFor(C), 2 * N * C * HW, (ia) => {
+    ia[A0] = arenaIndex(a, x.offset);
+    ia[A0 + 1] = arenaIndex(o, y.offset);
+    ia[A0 + 2] = N;
+    ia[A0 + 3] = C;
+    ia[A0 + 4] = HW;
+    ia[A0 + 5] = st;
+    ia[A0 + 6] = darknet ? 1 : 0;
+    ia[A0 + 7] = weight ? 1 : 0;
+    ia[A0 + 8] = bias ? 1 : 0;
+  });
+  return true;
+}
+
+/** The float32 backward on every core (channels split among threads) when the tensors live in the arena. */
+function batchnormBackwardParallel(
+  dx: Tensor | null, dw: Tensor | null, db: Tensor | null, gy: Tensor, x: Tensor, weight: Tensor | null,
+  meanT: Tensor, varT: Tensor, attrs: BatchNorm2dBackwardAttrs,
+): boolean {
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  const HW = H * W;
+  const a = x.storage.cpuArray;
+  const g = gy.storage.cpuArray;
+  if (!allInArena(a, g) || (dx !== null && !allInArena(dx.storage.cpuArray))) return false;
+  const st = f64Scratch(6 * C);
+  const views = sharedViews();
+  if (st < 0 || views === null) return false;
+  const darknet = attrs.variant === 'darknet';
+  const sc = views.f64;
+  for (let c = 0; c < C; c++) {
+    const variance = at(varT, c, 1);
+    sc[st + 4 * c] = at(meanT, c, 0);
+    sc[st + 4 * c + 1] = variance;
+    sc[st + 4 * c + 2] = at(weight, c, 1);
+    sc[st + 4 * c + 3] = darknet ? Math.sqrt(variance) + attrs.eps : Math.sqrt(variance + attrs.eps);
+  }
+  const out = st + 4 * C;
+  const mode = !attrs.batchStats ? 0 : attrs.rule === 'darknet' && darknet ? 1 : 2;
+  parallelFor(TASK.bnBackward, C, chunkFor(C), 3 * N * C * HW, (ia, fa) => {
+    ia[A0] = arenaIndex(g, gy.offset);
+    ia[A0 + 1] = arenaIndex(a, x.offset);
+    ia[A0 + 2] = dx ? arenaIndex(dx.storage.cpuArray, dx.offset) : -1;
+    ia[A0 + 3] = N;
+    ia[A0 + 4] = C;
+    ia[A0 + 5] = HW;
+    ia[A0 + 6] = st;
+    ia[A0 + 7] = out;
+    ia[A0 + 8] = mode;
+    ia[A0 + 9] = darknet ? 1 : 0;
+    fa[0] = DARKNET_BN_BACKWARD_EPS;
+  });
+  for (let c = 0; c < C; c++) {
+    if (db) db.storage.cpuArray[db.offset + c] = sc[out + 2 * c]!;
+    if (dw) dw.storage.cpuArray[dw.offset + c] = sc[out + 2 * c + 1]! / sc[st + 4 * c + 3]!;
+  }
+  return true;
+}
+
 registerKernel<BatchNorm2dKernel>('batchnorm2d', 'cpu', (y, bm, bv, x, weight, bias, rm, rv, attrs) => {
   const [N, C, H, W] = x.shape as [number, number, number, number];
   const HW = H * W;
@@ -204,6 +360,7 @@ registerKernel<BatchNorm2dKernel>('batchnorm2d', 'cpu', (y, bm, bv, x, weight, b
   const m = attrs.momentum;
   // Darknet's float32 statistics are two serial float sums per channel (latency-bound); four channels'
   // sums run side by side (each still in Darknet's order, so the bits are the same).
+  if (f32 && batchnormParallel(y, bm, bv, x, weight, bias, rm, rv, attrs)) return;
   const darknetF32Stats = attrs.training && darknet && f32 ? darknetStatsF32(a as Float32Array, x.offset, N, C, HW) : null;
   for (let c = 0; c < C; c++) {
     let mean: number;
@@ -289,6 +446,7 @@ registerKernel<BatchNorm2dBackwardKernel>('batchnorm2d_backward', 'cpu', (dx, dw
   const a = x.storage.cpuArray;
   const g = gy.storage.cpuArray;
   const darknet = attrs.variant === 'darknet';
+  if (x.dtype === 'float32' && batchnormBackwardParallel(dx, dw, db, gy, x, weight, meanT, varT, attrs)) return;
   for (let c = 0; c < C; c++) {
     const mean = at(meanT, c, 0);
     const variance = at(varT, c, 1);

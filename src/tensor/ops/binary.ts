@@ -5,7 +5,7 @@ import { record } from '../../autograd/record.js';
 import { getKernel, registerKernel } from '../registry.js';
 import { broadcastShapes } from '../shape.js';
 import { Tensor, type TensorOrScalar } from '../tensor.js';
-import { elementwiseLoop } from '../backends/cpu/strided.js';
+import { elementwiseLoop, elementwiseParallel } from '../backends/cpu/strided.js';
 import { checkSame, promote } from './common.js';
 import { sumToShape } from './reduce.js';
 import { log, neg } from './unary.js';
@@ -35,10 +35,11 @@ export const BINARY_EXPR: Record<BinaryOp, string> = {
 };
 
 registerKernel<BinaryKernel>('binary', 'cpu', (out, a, b, op) => {
-  elementwiseLoop(2, BINARY_EXPR[op])(
+  const args = [
     out.storage.cpuArray, out.offset, [a.storage.cpuArray, b.storage.cpuArray], [a.offset, b.offset],
     out.shape, [out.strides, a.strides, b.strides], [],
-  );
+  ] as const;
+  if (!elementwiseParallel(BINARY_EXPR[op], ...args)) elementwiseLoop(2, BINARY_EXPR[op])(...args);
 });
 
 /** Run the binary kernel with broadcasting (no graph). */

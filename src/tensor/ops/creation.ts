@@ -6,6 +6,9 @@ import { allocArray, dtypeOfArray, type DType, type TypedArray } from '../dtype.
 import { Rng } from '../random.js';
 import { checkShape, shapeStr, sizeOf, type Shape } from '../shape.js';
 import { registerKernel, getKernel } from '../registry.js';
+import { arenaAllocRaw, arenaFree } from '../backends/cpu/arena.js';
+import { arenaIndex, chunkFor, parallelFor } from '../backends/cpu/parallel.js';
+import { A0, TASK } from '../backends/cpu/tasks.js';
 import { Tensor } from '../tensor.js';
 
 export interface CreateOptions {
@@ -156,10 +159,62 @@ export function rand(shape: Shape, opts?: RandomOptions & { low?: number; high?:
   return fromHost(host, shape, opts);
 }
 
+/** Samples per slice of the batched normal sampler (its Philox words take 8 bytes per sample). */
+const NORMAL_SLICE = 1 << 19;
+
+/**
+ * Fills host[0, n) (an arena array) with rng.normal(mean, std) draws, as the serial loop would: Philox
+ * blocks for the stream's next 2n words, then the Box-Muller transform, both on every core
+ * (backends/cpu/tasks.ts), slice by slice. Returns false (nothing drawn) without arena room.
+ */
+function normalBatched(host: Float32Array | Float64Array, rng: Rng, mean: number, std: number): boolean {
+  const n = host.length;
+  const o = arenaIndex(host, 0, host instanceof Float64Array ? 8 : 4);
+  if (o < 0) return false;
+  const slice = Math.min(n, NORMAL_SLICE);
+  const words = arenaAllocRaw(4 * (2 * slice + 8), false);
+  if (words < 0) return false;
+  try {
+    const [k0, k1] = rng.key;
+    for (let s0 = 0; s0 < n; s0 += slice) {
+      const len = Math.min(slice, n - s0);
+      const pos = rng.position;
+      const b0 = Math.floor(pos / 4);
+      const blocks = Math.floor((pos + 2 * len - 1) / 4) - b0 + 1;
+      const wi = words / 4;
+      parallelFor(TASK.philox, blocks, chunkFor(blocks), 16 * blocks, (ia, fa) => {
+        ia[A0] = wi;
+        ia[A0 + 1] = k0;
+        ia[A0 + 2] = k1;
+        fa[0] = b0;
+      });
+      parallelFor(TASK.normal, len, chunkFor(len), 8 * len, (ia, fa) => {
+        ia[A0] = o + s0;
+        ia[A0 + 1] = wi + (pos - 4 * b0);
+        ia[A0 + 2] = host instanceof Float64Array ? 1 : 0;
+        fa[0] = mean;
+        fa[1] = std;
+      });
+      rng.skip(2 * len);
+    }
+  } finally {
+    arenaFree(words);
+  }
+  return true;
+}
+
 /** Normal(mean, std) from the Philox stream. */
 export function randn(shape: Shape, opts?: RandomOptions & { mean?: number; std?: number }): Tensor {
   const rng = opts?.rng ?? new Rng(opts?.seed ?? 0);
-  const host = allocArray(opts?.dtype ?? 'float32', sizeOf(checkShape(shape)));
+  const dtype = opts?.dtype ?? 'float32';
+  const size = sizeOf(checkShape(shape));
+  const dev = getDevice(opts?.device ?? cpu);
+  if (dev === cpu && dtype !== 'int32' && size >= 4096) {
+    const t = Tensor.empty(shape, dtype, cpu);
+    if (normalBatched(t.storage.cpuArray as Float32Array | Float64Array, rng, opts?.mean ?? 0, opts?.std ?? 1)) return finish(t, opts);
+    t.dispose();
+  }
+  const host = allocArray(dtype, size);
   for (let i = 0; i < host.length; i++) host[i] = rng.normal(opts?.mean ?? 0, opts?.std ?? 1);
   return fromHost(host, shape, opts);
 }

@@ -21,6 +21,8 @@ import { record } from '../../autograd/record.js';
 import { getKernel, registerKernel } from '../registry.js';
 import { shapeStr } from '../shape.js';
 import { Tensor } from '../tensor.js';
+import { arenaIndex, chunkFor, parallelFor } from '../backends/cpu/parallel.js';
+import { A0, TASK } from '../backends/cpu/tasks.js';
 import { checkFloat } from './common.js';
 import { contiguous } from './copy.js';
 
@@ -60,6 +62,18 @@ registerKernel<MaxPool2dKernel>('maxpool2d', 'cpu', (out, indices, x, win, empty
   const o = out.storage.cpuArray;
   const idx = indices.storage.cpuArray as Int32Array;
   const { kh, kw, sh, sw, dh, dw, padTop, padLeft } = win;
+  // float32 in the shared arena: planes on every core (tasks.ts: the same scan, a branch-free 2x2 case).
+  const ix = a instanceof Float32Array ? arenaIndex(a, x.offset) : -1;
+  const io = o instanceof Float32Array ? arenaIndex(o, out.offset) : -1;
+  const ii = arenaIndex(idx, indices.offset);
+  if (ix >= 0 && io >= 0 && ii >= 0) {
+    parallelFor(TASK.maxpool, planes, chunkFor(planes), planes * H * W, (ia, fa) => {
+      const v = [ix, io, ii, H, W, OH, OW, kh, kw, sh, sw, dh, dw, padTop, padLeft];
+      for (let k = 0; k < v.length; k++) ia[A0 + k] = v[k]!;
+      fa[0] = emptyValue;
+    });
+    return;
+  }
   // In-range taps of each output row/column: u in [uLo[i], uHi[i]) keeps i*sh - padTop + u*dh inside [0, H).
   const range = (n: number, k: number, s: number, pad: number, d: number, size: number): [Int32Array, Int32Array] => {
     const lo = new Int32Array(n);
@@ -113,6 +127,19 @@ registerKernel<MaxPool2dBackwardKernel>('maxpool2d_backward', 'cpu', (gx, gout, 
   const d = gx.storage.cpuArray;
   const g = gout.storage.cpuArray;
   const idx = indices.storage.cpuArray as Int32Array;
+  const id = d instanceof Float32Array ? arenaIndex(d, gx.offset) : -1;
+  const ig = g instanceof Float32Array ? arenaIndex(g, gout.offset) : -1;
+  const ii = arenaIndex(idx, indices.offset);
+  if (id >= 0 && ig >= 0 && ii >= 0) {
+    parallelFor(TASK.maxpoolBackward, planes, chunkFor(planes), planes * (HW + OHW), (ia) => {
+      ia[A0] = id;
+      ia[A0 + 1] = ig;
+      ia[A0 + 2] = ii;
+      ia[A0 + 3] = HW;
+      ia[A0 + 4] = OHW;
+    });
+    return;
+  }
   d.fill(0, gx.offset, gx.offset + gx.size);
   for (let p = 0; p < planes; p++) {
     const xb = gx.offset + p * HW;

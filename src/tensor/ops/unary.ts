@@ -4,7 +4,7 @@
 import { record } from '../../autograd/record.js';
 import { getKernel, registerKernel } from '../registry.js';
 import { Tensor } from '../tensor.js';
-import { elementwiseLoop } from '../backends/cpu/strided.js';
+import { elementwiseLoop, elementwiseParallel } from '../backends/cpu/strided.js';
 import { add, div, mul, sub } from './binary.js';
 import { checkFloat } from './common.js';
 
@@ -38,7 +38,8 @@ export const UNARY_EXPR: Record<UnaryOp, string> = {
 };
 
 registerKernel<UnaryKernel>('unary', 'cpu', (out, x, op, params) => {
-  elementwiseLoop(1, UNARY_EXPR[op])(out.storage.cpuArray, out.offset, [x.storage.cpuArray], [x.offset], out.shape, [out.strides, x.strides], params);
+  const args = [out.storage.cpuArray, out.offset, [x.storage.cpuArray], [x.offset], out.shape, [out.strides, x.strides], params] as const;
+  if (!elementwiseParallel(UNARY_EXPR[op], ...args)) elementwiseLoop(1, UNARY_EXPR[op])(...args);
 });
 
 /** Run the unary kernel (no graph). */

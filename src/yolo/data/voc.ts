@@ -144,12 +144,31 @@ export interface VocReport {
   skippedImages: number;
   skippedDifficult: number;
   skippedUnknownClass: number;
+  /** Objects skipped per class name that is not in the class list. */
+  unknownClasses: Record<string, number>;
   skippedInvalid: number;
   issues: DataIssue[];
 }
 
 export function emptyVocReport(): VocReport {
-  return { images: 0, boxes: 0, skippedImages: 0, skippedDifficult: 0, skippedUnknownClass: 0, skippedInvalid: 0, issues: [] };
+  return { images: 0, boxes: 0, skippedImages: 0, skippedDifficult: 0, skippedUnknownClass: 0, unknownClasses: {}, skippedInvalid: 0, issues: [] };
+}
+
+/**
+ * Objects of classes outside the class list when the list is the default 20 VOC classes (a data set of
+ * other classes), or when they leave no box at all: convertVoc writes nothing and throws this.
+ */
+export class UnknownVocClassesError extends DataError {
+  constructor(
+    /** Objects per unknown class name, most frequent first. */
+    readonly counts: readonly [string, number][],
+    /** True when the class list was the default VOC one. */
+    readonly defaultNames: boolean,
+  ) {
+    const total = counts.reduce((n, [, c]) => n + c, 0);
+    const list = counts.slice(0, 10).map(([n, c]) => `${n} (${c})`).join(', ') + (counts.length > 10 ? `, ... (${counts.length} names)` : '');
+    super(`${total} object${total === 1 ? ' has a class name' : 's have class names'} outside ${defaultNames ? 'the 20 VOC classes' : 'the class list'}: ${list}; nothing was written`);
+  }
 }
 
 /**
@@ -165,6 +184,7 @@ export function vocAnnotationToBoxes(ann: VocAnnotation, file: string, names: re
     const cls = index.get(o.name);
     if (cls === undefined) {
       report.skippedUnknownClass++;
+      report.unknownClasses[o.name] = (report.unknownClasses[o.name] ?? 0) + 1;
       return;
     }
     if (o.difficult && !includeDifficult) {
@@ -254,6 +274,12 @@ export async function convertVoc(opts: ConvertVocOptions): Promise<{ written: Wr
   const names = opts.names ?? VOC_NAMES;
   const train = await readVocSets(opts.train, opts);
   const valid = opts.valid !== undefined && opts.valid.length > 0 ? await readVocSets(opts.valid, opts) : undefined;
+  const unknown = new Map<string, number>();
+  for (const r of [train.report, valid?.report]) for (const [n, c] of Object.entries(r?.unknownClasses ?? {})) unknown.set(n, (unknown.get(n) ?? 0) + c);
+  const boxes = train.report.boxes + (valid?.report.boxes ?? 0);
+  if (unknown.size > 0 && (opts.names === undefined || boxes === 0)) {
+    throw new UnknownVocClassesError([...unknown].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])), opts.names === undefined);
+  }
   const stem = (item: DatasetItem): string => {
     const parts = item.image.split('/');
     return `${parts[parts.length - 3] ?? 'voc'}_${parts[parts.length - 1]!.replace(/\.[^.]*$/, '')}`;

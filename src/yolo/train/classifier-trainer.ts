@@ -18,18 +18,41 @@ import { logSoftmax } from '../../tensor/ops/softmax.js';
 import { reshape } from '../../tensor/ops/views.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { learningRate } from '../../nn/optim/schedule.js';
-import { readCfgFile, type NetOverrides } from '../darknet/cfg.js';
+import { readTensorFile, writeTensorFile } from '../../nn/checkpoint.js';
+import { Rng } from '../../tensor/random.js';
+import { parseCfg, readCfgText, type NetOverrides } from '../darknet/cfg.js';
 import type { CostLayer, SoftmaxLayer } from '../darknet/cfg-types.js';
 import { BatchLoader, type Batch, type LoaderOptions } from '../data/loader.js';
 import type { ClassifiedImage } from '../data/classification.js';
 import { buildNetwork, type Network } from '../net/network.js';
 import { loadWeightsFile, saveWeightsFile } from '../net/weights.js';
 import { writeTrainingChart } from './chart.js';
-import { formatProgress, LossAverage, ThroughputMeter } from './progress.js';
+import { float32Text, formatProgress, LossAverage, ThroughputMeter, type ProgressInfo, type TrainHooks } from './progress.js';
 import { preciseBatchNorm } from './precise-bn.js';
+import { checkLossList, checkMapList, checkTrainingMeta, layersHash, restoreTraining, sha256, trainingTensors, type OptimizerMeta } from './state-file.js';
 import { darknetOptimizer, netSchedule } from './trainer.js';
 
-export interface TrainClassifierOptions {
+export const CLASSIFIER_STATE_KIND = 'tsgrad-classifier-train-state';
+const STATE_VERSION = 1;
+
+/** The meta of <base>_last.state (tensors: see state-file.ts). */
+interface ClassifierStateMeta {
+  kind: string;
+  version: number;
+  cfgSha256: string;
+  layersSha256: string;
+  cfgFile: string;
+  iteration: number;
+  seen: number;
+  seed: number;
+  optimizer: OptimizerMeta;
+  netRng: { seed: number; counter: number; used: number };
+  avg: unknown;
+  history: { iteration: number; loss: number; avg: number }[];
+  maps: { iteration: number; map: number }[];
+}
+
+export interface TrainClassifierOptions extends TrainHooks {
   cfgFile: string;
   overrides?: NetOverrides;
   items: readonly ClassifiedImage[];
@@ -38,6 +61,10 @@ export interface TrainClassifierOptions {
   evalEvery?: number;
   weightsFile?: string | null;
   clear?: boolean;
+  /** Continue exactly from a <base>_last.state written by this trainer (same cfg layers). */
+  resume?: string | null;
+  /** Stop (with a checkpoint) after this many iterations of this run. */
+  stopAfter?: number;
   backupDir: string;
   device?: string;
   seed?: number;
@@ -57,9 +84,12 @@ export interface TrainClassifierResult {
   iteration: number;
   losses: number[];
   avgLoss: number;
-  /** Top-1 accuracy on validItems at the end (NaN without them). */
+  /** Top-1 accuracy on validItems at the end (NaN without them or when stopped early). */
   top1: number;
-  finalWeights: string;
+  stopped: 'max_batches' | 'stop_after' | 'interrupted' | 'non_finite';
+  /** <base>_final.weights at max_batches, else the last checkpoint's weights (null: none written). */
+  finalWeights: string | null;
+  lastState: string | null;
 }
 
 /** Top-1 accuracy of `net` (inference mode, letterboxed as classifier predict does) on `items`. */
@@ -96,7 +126,8 @@ export async function classifierAccuracy(net: Network, items: readonly Classifie
 
 export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainClassifierResult> {
   const log = o.log ?? ((l: string) => console.log(l));
-  const cfg = readCfgFile(o.cfgFile, { overrides: o.overrides ?? {} });
+  const cfgText = readCfgText(o.cfgFile);
+  const cfg = parseCfg(cfgText, { file: o.cfgFile, overrides: o.overrides ?? {} });
   const softmaxLayer = cfg.layers.find((l): l is SoftmaxLayer => l.type === 'softmax');
   if (softmaxLayer === undefined) throw new Error(`${o.cfgFile}: no [softmax] layer: not a classifier cfg`);
   if (softmaxLayer.groups !== 1) throw new Error(`${o.cfgFile}:${softmaxLayer.source.line}: [softmax] groups=${softmaxLayer.groups}; classifier training supports groups=1`);
@@ -121,6 +152,27 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
   const classOf = new Map(o.items.map((i) => [i.image, i.cls]));
   let iteration = Math.floor(seen / n.batch);
   const skipped = new Set<string>();
+  let avg = new LossAverage();
+  let history: { iteration: number; loss: number; avg: number }[] = [];
+  let maps: { iteration: number; map: number }[] = [];
+  if (o.resume) {
+    const { meta: raw, tensors } = readTensorFile(o.resume);
+    // Types and ranges of every field, after the CRC (a state edited or written by something else).
+    const checked = checkTrainingMeta(raw, o.resume, { kind: CLASSIFIER_STATE_KIND, version: STATE_VERSION, what: 'classifier training state' });
+    checkLossList(checked.meta['history'], 'history', checked.bad);
+    checkMapList(checked.meta['maps'], 'maps', checked.bad);
+    const meta = checked.meta as unknown as Partial<ClassifierStateMeta>;
+    if (meta.layersSha256 !== layersHash(cfgText)) throw new Error(`${o.resume}: the state was written for ${meta.cfgFile ?? 'another cfg'}, whose layers differ from those of ${o.cfgFile}`);
+    if (meta.cfgSha256 !== sha256(cfgText)) log(`${o.resume}: note: the [net] section of ${o.cfgFile} differs from the one the state was written with; the loss sequence will differ from the original run's`);
+    restoreTraining(o.resume, tensors, net, opt, meta.optimizer!);
+    iteration = meta.iteration!;
+    seen = meta.seen!;
+    net.rng = Rng.fromState(meta.netRng!);
+    avg = LossAverage.fromJSON(meta.avg);
+    history = meta.history!;
+    maps = meta.maps!;
+    log(`${o.resume}: resuming at iteration ${iteration} (seen ${seen})`);
+  }
   const loaderOptions: LoaderOptions = {
     items: o.items.map((i) => ({ image: i.image, boxes: [] })),
     batchSize: n.miniBatch,
@@ -139,14 +191,44 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
   };
   const loader = new BatchLoader(loaderOptions);
   const preciseBn = (): Promise<number> => preciseBatchNorm(net, o.preciseBn ?? 0, { ...loaderOptions, seed: seed + 0x5eed, startBatch: 0 });
-  const avg = new LossAverage();
   const meter = new ThroughputMeter();
   const losses: number[] = [];
-  const history: { iteration: number; loss: number; avg: number }[] = [];
-  const maps: { iteration: number; map: number }[] = [];
   const saveEvery = Math.max(1, o.saveEvery ?? 100);
   const chart = o.chart === undefined ? join(o.backupDir, 'chart.png') : o.chart;
-  log(`training classifier ${o.cfgFile} on ${net.device.name}: ${o.items.length} images, ${classes} classes, batch ${n.batch} = ${n.subdivisions} × ${n.miniBatch}, ${n.width}x${n.height}, iteration ${iteration} → ${n.maxBatches}`);
+  log(
+    `training classifier ${o.cfgFile} on ${net.device.name}: ${o.items.length} images, ${classes} classes, batch ${n.batch} = ${n.subdivisions} × ${n.miniBatch}, ` +
+      `${n.width}x${n.height}, iteration ${iteration} → ${n.maxBatches}, lr ${float32Text(n.learningRate)} (${n.policy}${n.burnIn > 0 ? `, burn_in ${n.burnIn}` : ''})`,
+  );
+  const startIteration = iteration;
+  let stopped: TrainClassifierResult['stopped'] = 'max_batches';
+  let lastWeights: string | null = null;
+  let lastState: string | null = null;
+  const checkpoint = async (): Promise<void> => {
+    const w = join(o.backupDir, `${base}_last.weights`);
+    await saveWeightsFile(net, w, { ...net.header, seen });
+    const st = join(o.backupDir, `${base}_last.state`);
+    const { tensors, optimizer } = trainingTensors(net, opt);
+    const meta: ClassifierStateMeta = {
+      kind: CLASSIFIER_STATE_KIND,
+      version: STATE_VERSION,
+      cfgSha256: sha256(cfgText),
+      layersSha256: layersHash(cfgText),
+      cfgFile: o.cfgFile,
+      iteration,
+      seen,
+      seed,
+      optimizer,
+      netRng: net.rng.state(),
+      avg: avg.toJSON(),
+      history,
+      maps,
+    };
+    await writeTensorFile(st, meta, tensors);
+    if (chart !== null) await writeTrainingChart(chart, { losses: history, maps, maxIterations: n.maxBatches, title: `${base} (mAP axis: top-1)` });
+    lastWeights = w;
+    lastState = st;
+    o.checkpoint?.({ iteration, weights: w, state: st });
+  };
   const truthOf = (b: Batch): Float32Array => {
     const t = new Float32Array(b.batchSize * classes);
     b.paths.forEach((p, i) => {
@@ -159,6 +241,14 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
   let top1 = Number.NaN;
   try {
     while (iteration < n.maxBatches) {
+      if (o.stopAfter !== undefined && iteration - startIteration >= o.stopAfter) {
+        stopped = 'stop_after';
+        break;
+      }
+      if (o.stop?.aborted) {
+        stopped = 'interrupted';
+        break;
+      }
       const t0 = performance.now();
       let total = 0;
       for (let s = 0; s < n.subdivisions; s++) {
@@ -178,7 +268,8 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
       const loss = total / n.batch;
       if (!Number.isFinite(loss)) {
         opt.zeroGrad();
-        log(`iteration ${iteration + 1}: the loss is ${loss}; stopping without updating the weights (last checkpoint: ${join(o.backupDir, `${base}_last.weights`)})`);
+        stopped = 'non_finite';
+        log(`iteration ${iteration + 1}: the loss is ${loss}; stopping without updating the weights (last checkpoint: ${lastWeights ?? 'none written in this run'})`);
         break;
       }
       const lr = learningRate(schedule, Math.floor(seen / n.batch));
@@ -197,15 +288,16 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
         maps.push({ iteration, map: top1 });
         extra = `top-1 ${(top1 * 100).toFixed(1)}%`;
       }
-      log(formatProgress({ iteration, maxIterations: n.maxBatches, loss, avgLoss: a, lr, imagesPerSecond: meter.imagesPerSecond, secondsPerIteration: meter.secondsPerIteration, seen, ...(extra ? { extra } : {}) }));
-      if (iteration % saveEvery === 0 || iteration >= n.maxBatches) {
-        await saveWeightsFile(net, join(o.backupDir, `${base}_last.weights`), { ...net.header, seen });
-        if (chart !== null) await writeTrainingChart(chart, { losses: history, maps, maxIterations: n.maxBatches, title: `${base} (mAP axis: top-1)` });
-      }
+      const info: ProgressInfo = { iteration, maxIterations: n.maxBatches, loss, avgLoss: a, lr, imagesPerSecond: meter.imagesPerSecond, secondsPerIteration: meter.secondsPerIteration, seen, ...(extra ? { extra } : {}) };
+      if (o.progress) o.progress(info);
+      else log(formatProgress(info));
+      if (iteration % saveEvery === 0 || iteration >= n.maxBatches) await checkpoint();
     }
+    if (stopped === 'stop_after' || stopped === 'interrupted') await checkpoint();
   } finally {
     await loader.close();
   }
+  if (iteration < n.maxBatches) return { net, iteration, losses, avgLoss: avg.value, top1: Number.NaN, stopped, finalWeights: lastWeights, lastState };
   await preciseBn();
   const finalWeights = join(o.backupDir, `${base}_final.weights`);
   await saveWeightsFile(net, finalWeights, { ...net.header, seen });
@@ -213,5 +305,5 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
     top1 = await classifierAccuracy(net, o.validItems);
     log(`top-1 accuracy on ${o.validItems.length} held-out images: ${(top1 * 100).toFixed(2)}%`);
   }
-  return { net, iteration, losses, avgLoss: avg.value, top1, finalWeights };
+  return { net, iteration, losses, avgLoss: avg.value, top1, stopped, finalWeights, lastState };
 }

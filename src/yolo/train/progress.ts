@@ -223,3 +223,26 @@ export function formatProgress(p: ProgressInfo): string {
   if (p.extra) parts.push(p.extra);
   return `${String(p.iteration).padStart(width)}/${p.maxIterations}: ${parts.join(', ')}`;
 }
+
+/**
+ * A float32 value as the cfg most likely wrote it: the shortest decimal that rounds to the same float32
+ * (Math.fround(0.002) = 0.0020000000949949026 prints as "0.002").
+ */
+export function float32Text(x: number): string {
+  if (!Number.isFinite(x) || Math.fround(x) !== x) return String(x);
+  for (let p = 1; p <= 9; p++) {
+    const s = Number(x.toPrecision(p));
+    if (Math.fround(s) === x) return String(s);
+  }
+  return String(x);
+}
+
+/** What a trainer tells whoever shows its progress, and how it is asked to stop. */
+export interface TrainHooks {
+  /** Called after every iteration instead of logging formatProgress(info) (terminal status line, --log-every). */
+  progress?: (info: ProgressInfo) => void;
+  /** Once aborted, training stops at the next iteration boundary, writes its checkpoint and returns 'interrupted'. */
+  stop?: AbortSignal;
+  /** Called when a checkpoint has been written completely. */
+  checkpoint?: (c: { iteration: number; weights: string; state: string | null }) => void;
+}

@@ -60,15 +60,16 @@ import { networkLoss, networkLossStats } from '../loss/network-loss.js';
 import { formatLossStats } from '../loss/stats.js';
 import { buildNetwork, type Network } from '../net/network.js';
 import { describeNonFinite, firstNonFiniteLayer } from '../net/finite.js';
+import { checkLossList, checkMapList, checkTrainingMeta } from './state-file.js';
 import { exportWeights, loadWeights, saveWeightsFile } from '../net/weights.js';
 import { writeTrainingChart } from './chart.js';
-import { formatProgress, LossAverage, ThroughputMeter } from './progress.js';
+import { float32Text, formatProgress, LossAverage, ThroughputMeter, type ProgressInfo, type TrainHooks } from './progress.js';
 import { preciseBatchNorm } from './precise-bn.js';
 
 export const TRAIN_STATE_KIND = 'tsgrad-detector-train-state';
 const STATE_VERSION = 1;
 
-export interface TrainDetectorOptions {
+export interface TrainDetectorOptions extends TrainHooks {
   /** cfg file and its text's overrides (batch, subdivisions, max_batches, learning_rate, width, ...). */
   cfgFile: string;
   overrides?: NetOverrides;
@@ -129,7 +130,7 @@ export interface TrainDetectorResult {
   avgLoss: number;
   /** Last mAP evaluated (NaN if none). */
   lastMap: number;
-  stopped: 'max_batches' | 'stop_after' | 'non_finite';
+  stopped: 'max_batches' | 'stop_after' | 'interrupted' | 'non_finite';
   /** The weights and state written last. */
   lastWeights: string | null;
   lastState: string | null;
@@ -212,58 +213,20 @@ function sha256(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
-const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-
 /**
  * Checks the types and ranges of a .state file's metadata (the CRC has already passed, so anything
  * wrong here was written by something else, or edited): an error naming the field otherwise.
  */
 export function validateStateMeta(raw: unknown, path: string): StateMeta {
-  const bad = (field: string, v: unknown, want: string): never => {
-    throw new Error(`${path}: training state field '${field}' is ${JSON.stringify(v) ?? String(v)}, expected ${want}`);
-  };
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) bad('meta', raw, 'an object');
-  const m = raw as Record<string, unknown>;
-  if (m['kind'] !== TRAIN_STATE_KIND) throw new Error(`${path}: not a tsgrad detector training state`);
-  if (m['version'] !== STATE_VERSION) throw new Error(`${path}: training state version ${String(m['version'])}, this tsgrad reads version ${STATE_VERSION}`);
-  for (const k of ['cfgSha256', 'layersSha256'] as const) if (typeof m[k] !== 'string' || !/^[0-9a-f]{64}$/.test(m[k] as string)) bad(k, m[k], 'a SHA-256 in hex');
-  if (typeof m['cfgFile'] !== 'string') bad('cfgFile', m['cfgFile'], 'a string');
-  for (const k of ['iteration', 'seen', 'seed'] as const) if (!isCount(m[k])) bad(k, m[k], 'a non-negative integer');
-  const opt = m['optimizer'] as Record<string, unknown> | null;
-  if (opt === null || typeof opt !== 'object') bad('optimizer', opt, 'an object');
-  if (opt!['type'] !== 'sgd' && opt!['type'] !== 'adam') bad('optimizer.type', opt!['type'], "'sgd' or 'adam'");
-  if (!isCount(opt!['stepCount'])) bad('optimizer.stepCount', opt!['stepCount'], 'a non-negative integer');
-  if (!Array.isArray(opt!['slots'])) bad('optimizer.slots', opt!['slots'], 'a list');
-  (opt!['slots'] as unknown[]).forEach((s, i) => {
-    const o = s as Record<string, unknown> | null;
-    if (o === null || typeof o !== 'object' || !isCount(o['index']) || typeof o['key'] !== 'string') bad(`optimizer.slots[${i}]`, s, '{ index: integer, key: string }');
-  });
-  const rng = m['netRng'] as Record<string, unknown> | null;
-  if (rng === null || typeof rng !== 'object' || !isFiniteNumber(rng['seed']) || !isCount(rng['counter']) || !(Number.isInteger(rng['used']) && (rng['used'] as number) >= 0 && (rng['used'] as number) <= 4)) {
-    bad('netRng', rng, '{ seed: number, counter: integer >= 0, used: 0..4 }');
-  }
+  const { meta: m, bad } = checkTrainingMeta(raw, path, { kind: TRAIN_STATE_KIND, version: STATE_VERSION, what: 'detector training state' });
   const h = m['history'] as Record<string, unknown> | null;
-  if (h === null || typeof h !== 'object' || !Array.isArray(h['losses']) || !Array.isArray(h['maps'])) bad('history', h, '{ losses: [...], maps: [...] }');
-  (h!['losses'] as unknown[]).forEach((e, i) => {
-    const o = e as Record<string, unknown> | null;
-    if (o === null || typeof o !== 'object' || !isCount(o['iteration']) || typeof o['loss'] !== 'number' || typeof o['avg'] !== 'number') {
-      bad(`history.losses[${i}]`, e, '{ iteration: integer, loss: number, avg: number }');
-    }
-  });
-  (h!['maps'] as unknown[]).forEach((e, i) => {
-    const o = e as Record<string, unknown> | null;
-    if (o === null || typeof o !== 'object' || !isCount(o['iteration']) || typeof o['map'] !== 'number') bad(`history.maps[${i}]`, e, '{ iteration: integer, map: number }');
-  });
-  if (m['bestMap'] !== undefined && !(isFiniteNumber(m['bestMap']) && (m['bestMap'] as number) >= -1 && (m['bestMap'] as number) <= 1)) bad('bestMap', m['bestMap'], 'a number in [-1, 1]');
+  if (h === null || typeof h !== 'object') bad('history', h, '{ losses: [...], maps: [...] }');
+  checkLossList(h!['losses'], 'history.losses', bad);
+  checkMapList(h!['maps'], 'history.maps', bad);
+  if (m['bestMap'] !== undefined && !(typeof m['bestMap'] === 'number' && (m['bestMap'] as number) >= -1 && (m['bestMap'] as number) <= 1)) bad('bestMap', m['bestMap'], 'a number in [-1, 1]');
   const w = m['weights'] as Record<string, unknown> | undefined | null;
   if (w !== undefined && (w === null || typeof w !== 'object' || typeof w['file'] !== 'string' || basename(w['file'] as string) !== w['file'] || typeof w['sha256'] !== 'string' || !/^[0-9a-f]{64}$/.test(w['sha256'] as string))) {
     bad('weights', w, '{ file: a file name, sha256: hex }');
-  }
-  try {
-    LossAverage.fromJSON(m['avg']);
-  } catch (e) {
-    bad('avg', m['avg'], `a loss average (${(e as Error).message})`);
   }
   return m as unknown as StateMeta;
 }
@@ -422,7 +385,7 @@ export class DetectorTrainer {
     const startIteration = this.iteration;
     this.log(
       `training ${this.o.cfgFile} on ${this.net.device.name}: ${this.o.items.length} images, batch ${n.batch} = ${n.subdivisions} × ${n.miniBatch}, ` +
-        `${this.cfg.net.width}x${this.cfg.net.height}, iteration ${startIteration} → ${maxBatches}, lr ${n.learningRate} (${n.policy}${n.burnIn > 0 ? `, burn_in ${n.burnIn}` : ''}), ${n.adam ? 'adam' : `momentum ${n.momentum}, decay ${n.decay}`}`,
+        `${this.cfg.net.width}x${this.cfg.net.height}, iteration ${startIteration} → ${maxBatches}, lr ${float32Text(n.learningRate)} (${n.policy}${n.burnIn > 0 ? `, burn_in ${n.burnIn}` : ''}), ${n.adam ? 'adam' : `momentum ${float32Text(n.momentum)}, decay ${float32Text(n.decay)}`}`,
     );
     if (startIteration >= maxBatches) this.log(`iteration ${startIteration} >= max_batches ${maxBatches}: nothing to train (use --clear to restart the schedule)`);
     await this.prepareBackupDir(chart);
@@ -441,11 +404,16 @@ export class DetectorTrainer {
       lastState = join(this.o.backupDir, `${this.base}_last.state`);
       await this.saveState(lastState, { file: basename(w), sha256: weightsSha256 });
       if (chart !== null) await writeTrainingChart(chart, { losses: this.history.losses, maps: this.history.maps, maxIterations: maxBatches, title: this.base });
+      this.o.checkpoint?.({ iteration: this.iteration, weights: w, state: lastState });
     };
     try {
       while (this.iteration < maxBatches) {
         if (this.o.stopAfter !== undefined && this.iteration - startIteration >= this.o.stopAfter) {
           stopped = 'stop_after';
+          break;
+        }
+        if (this.o.stop?.aborted) {
+          stopped = 'interrupted';
           break;
         }
         const t0 = performance.now();
@@ -508,26 +476,26 @@ export class DetectorTrainer {
             await saveWeightsFile(this.net, join(this.o.backupDir, `${this.base}_best.weights`), { ...this.net.header, seen: this.seen });
           }
         }
-        this.log(
-          formatProgress({
-            iteration: this.iteration,
-            maxIterations: maxBatches,
-            loss,
-            avgLoss: avg,
-            lr,
-            imagesPerSecond: meter.imagesPerSecond,
-            secondsPerIteration: meter.secondsPerIteration,
-            seen: this.seen,
-            extra,
-          }),
-        );
+        const info: ProgressInfo = {
+          iteration: this.iteration,
+          maxIterations: maxBatches,
+          loss,
+          avgLoss: avg,
+          lr,
+          imagesPerSecond: meter.imagesPerSecond,
+          secondsPerIteration: meter.secondsPerIteration,
+          seen: this.seen,
+          extra,
+        };
+        if (this.o.progress) this.o.progress(info);
+        else this.log(formatProgress(info));
         const atEnd = this.iteration >= maxBatches;
         if (this.iteration % saveEvery === 0 || atEnd) {
           await save(atEnd);
           this.lastSavedIteration = this.iteration;
         }
       }
-      if (stopped === 'stop_after') {
+      if (stopped === 'stop_after' || stopped === 'interrupted') {
         await save(false);
         this.lastSavedIteration = this.iteration;
       }

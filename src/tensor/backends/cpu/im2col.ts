@@ -23,6 +23,7 @@
 // width" im2col copies each tap's block with one native TypedArray.set (~10x the element loop), and
 // 3x3 stride-1 col2im gathers 9 taps per pixel with one store (~3x the scatter).
 
+import { arenaAddress, arenaAlloc, arenaFree, arenaView } from './arena.js';
 import { dgemm, sgemm } from './gemm/index.js';
 
 export type FloatArray = Float32Array | Float64Array;
@@ -293,7 +294,8 @@ export function gemm(
 // ---------------------------------------------------------------------------------------------
 // Scratch buffers: one per (slot, dtype), grown on demand (never shrunk) and reused by every call, so
 // a training loop allocates no column matrices after its first step. Kernels are synchronous, so one
-// set serves every call; a kernel must not hold a slot across a call of another kernel.
+// set serves every call; a kernel must not hold a slot across a call of another kernel. They live in the
+// shared arena when it has room (im2col then writes straight into the memory the GEMM reads in place).
 
 /** Scratch slots: the column/row matrix, and a gathered/scattered output or gradient block. */
 export const SCRATCH_COL = 0;
@@ -309,16 +311,31 @@ export function scratchLike(like: FloatArray, slot: number, n: number): FloatArr
   if (a.length < n) {
     // Grow by at least 1/4 so a slowly growing shape sequence does not reallocate every call.
     const size = Math.max(n, Math.ceil(a.length * 1.25));
-    a = like instanceof Float32Array ? new Float32Array(size) : new Float64Array(size);
+    dropScratch(a);
+    const f32 = like instanceof Float32Array;
+    const at = arenaAlloc(size * (f32 ? 4 : 8), false);
+    if (at >= 0) a = arenaView(f32 ? 'float32' : 'float64', at, size) as FloatArray;
+    else a = f32 ? new Float32Array(size) : new Float64Array(size);
     pool[slot] = a;
   }
   return a;
 }
 
+function dropScratch(a: FloatArray): void {
+  const at = arenaAddress(a);
+  if (at >= 0) arenaFree(at);
+}
+
 /** Drops the scratch buffers (they are recreated on the next convolution). */
 export function releaseConvScratch(): void {
-  for (let i = 0; i < scratch32.length; i++) scratch32[i] = new Float32Array(0);
-  for (let i = 0; i < scratch64.length; i++) scratch64[i] = new Float64Array(0);
+  for (let i = 0; i < scratch32.length; i++) {
+    dropScratch(scratch32[i]!);
+    scratch32[i] = new Float32Array(0);
+  }
+  for (let i = 0; i < scratch64.length; i++) {
+    dropScratch(scratch64[i]!);
+    scratch64[i] = new Float64Array(0);
+  }
 }
 
 /** Bytes held by the scratch buffers now. */

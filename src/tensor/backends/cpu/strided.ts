@@ -7,6 +7,9 @@
 // rather than called through a closure per element.
 
 import type { TypedArray } from '../../dtype.js';
+import { flatLoopId } from './elementwise-flat.js';
+import { arenaIndex, parallelFor } from './parallel.js';
+import { A0, TASK } from './tasks.js';
 
 export interface Coalesced {
   shape: number[];
@@ -90,4 +93,49 @@ export function elementwiseLoop(arity: number, expr: string): ElementwiseLoop {
   const fn = make(coalesce) as ElementwiseLoop;
   cache.set(key, fn);
   return fn;
+}
+
+/**
+ * The elementwise kernel of `expr` on every core when it can: a float32 output and float32 inputs in
+ * the shared arena, each input either laid out like the output or one broadcast value, and enough
+ * elements. Returns false (nothing done) otherwise; the caller then runs elementwiseLoop.
+ */
+export function elementwiseParallel(
+  expr: string, out: TypedArray, outOffset: number, inputs: readonly TypedArray[], offsets: readonly number[],
+  shape: readonly number[], strides: readonly (readonly number[])[], params: readonly number[],
+): boolean {
+  if (!(out instanceof Float32Array) || inputs.length > 2) return false;
+  let n = 1;
+  for (const d of shape) n *= d;
+  if (n < 4096) return false;
+  const c = coalesce(shape, strides);
+  if (c.shape.length !== 1 || c.strides[0]![0] !== 1) return false;
+  const o = arenaIndex(out, outOffset);
+  if (o < 0) return false;
+  const idx: number[] = [];
+  const st: number[] = [];
+  for (let k = 0; k < inputs.length; k++) {
+    const a = inputs[k]!;
+    const s = c.strides[k + 1]![0]!;
+    if (!(a instanceof Float32Array) || (s !== 0 && s !== 1)) return false;
+    const i = arenaIndex(a, offsets[k]!);
+    if (i < 0) return false;
+    idx.push(i);
+    st.push(s);
+  }
+  const id = flatLoopId(inputs.length, expr);
+  const chunk = Math.max(2048, Math.ceil(n / 8));
+  parallelFor(TASK.elementwise, n, chunk, n * (inputs.length + 1), (ia, fa) => {
+    ia[A0] = id;
+    ia[A0 + 1] = inputs.length;
+    ia[A0 + 2] = o;
+    ia[A0 + 3] = idx[0]!;
+    ia[A0 + 4] = st[0]!;
+    ia[A0 + 5] = idx[1] ?? 0;
+    ia[A0 + 6] = st[1] ?? 0;
+    fa[0] = params[0] ?? 0;
+    fa[1] = params[1] ?? 0;
+    fa[2] = params[2] ?? 0;
+  });
+  return true;
 }

@@ -31,6 +31,10 @@ export const C_WORKER_ITEMS = 4;
 export const C_STAGED_A = 5;
 export const C_STAGED_B = 6;
 export const C_STAGED_C = 7;
+/** What the assigned threads run: JOB_GEMM (the parameters below) or JOB_TASK (../parallel.ts). */
+export const C_KIND = 8;
+export const JOB_GEMM = 0;
+export const JOB_TASK = 1;
 /** Per-worker state, slot C_STATE + worker index. */
 export const C_STATE = 16;
 export const MAX_WORKERS = 64;

@@ -12,11 +12,13 @@
 // Workers are spawned on the first job that wants them, are unref()'d (they never keep the process
 // alive) and live until the process exits.
 
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { flatLoopDefinitions, setFlatLoopHooks } from '../elementwise-flat.js';
+import { runTaskShare, TASK_CTL_BYTES, taskFloats } from '../task-ctl.js';
 import type { Blocking } from './blocking.js';
 import {
-  abortJob, C_ERROR, C_PACK_DONE, C_PACK_NEXT, C_STAGED_A, C_STAGED_B, C_STAGED_C, C_STATE, C_TILE_NEXT,
-  C_WORKER_ITEMS, CTL_BYTES, executeJob, F_BASE_BYTES, MAX_WORKERS, STATE_ASSIGNED, STATE_IDLE,
+  abortJob, C_ERROR, C_KIND, C_PACK_DONE, C_PACK_NEXT, C_STAGED_A, C_STAGED_B, C_STAGED_C, C_STATE, C_TILE_NEXT,
+  C_WORKER_ITEMS, CTL_BYTES, executeJob, F_BASE_BYTES, JOB_GEMM, JOB_TASK, MAX_WORKERS, STATE_ASSIGNED, STATE_IDLE,
 } from './job.js';
 import type { WasmMemory, WasmModule } from './wasm-api.js';
 import type { GemmWasmExports } from './wasm-kernels.js';
@@ -28,7 +30,12 @@ const SPIN = 4000;
 export class GemmPool {
   readonly ctl: Int32Array;
   readonly ctlF: Float64Array;
+  /** Control block of a task job (../task-ctl.ts): id, item count, chunk, counter, arguments. */
+  readonly taskCtl: Int32Array;
+  readonly taskCtlF: Float64Array;
   private readonly workers: Worker[] = [];
+  /** Our end of each worker's channel (elementwise loop definitions go through it). */
+  private readonly ports: MessagePort[] = [];
   /** Messages of workers that died (error event); reported by the next run. */
   private readonly failures: string[] = [];
   /** Why workers could not be created (then every job runs on the calling thread). */
@@ -43,6 +50,12 @@ export class GemmPool {
     const sab = new SharedArrayBuffer(CTL_BYTES);
     this.ctl = new Int32Array(sab);
     this.ctlF = new Float64Array(sab, 0, F_BASE_BYTES / 8 + 2);
+    const tsab = new SharedArrayBuffer(TASK_CTL_BYTES);
+    this.taskCtl = new Int32Array(tsab);
+    this.taskCtlF = taskFloats(tsab);
+    setFlatLoopHooks((id, arity, expr) => {
+      for (const port of this.ports) port.postMessage({ id, arity, expr });
+    }, null);
   }
 
   get size(): number {
@@ -60,16 +73,20 @@ export class GemmPool {
     n = Math.min(n, MAX_WORKERS);
     while (this.workers.length < n) {
       const index = this.workers.length;
+      const channel = new MessageChannel();
       const workerData: GemmWorkerData = {
         module: this.module,
         memory: this.memory,
         ctl: this.ctl.buffer as SharedArrayBuffer,
+        taskCtl: this.taskCtl.buffer as SharedArrayBuffer,
+        port: channel.port2,
+        loops: flatLoopDefinitions(),
         index,
         blocking: this.blocking,
       };
       let w: Worker;
       try {
-        w = new Worker(new URL('./worker.js', import.meta.url), { workerData });
+        w = new Worker(new URL('./worker.js', import.meta.url), { workerData, transferList: [channel.port2] });
       } catch (e) {
         // No worker threads here (e.g. the compiled worker.js is missing): stay single-threaded.
         this.spawnError = `gemm worker could not start: ${(e as Error).message}`;
@@ -77,7 +94,9 @@ export class GemmPool {
       }
       w.on('error', (e: Error) => this.failures.push(`gemm worker ${index}: ${e.message}`));
       w.unref();
+      channel.port1.unref();
       this.workers.push(w);
+      this.ports.push(channel.port1);
     }
   }
 
@@ -104,11 +123,12 @@ export class GemmPool {
    * Starts the job whose parameters are in `ctl` on up to `extra` idle workers. The caller then
    * stages the operands (publishing chunks) and calls finish(); workers pack what is staged.
    */
-  begin(extra: number): void {
+  begin(extra: number, kind = JOB_GEMM): void {
     const ctl = this.ctl;
     for (const slot of [C_PACK_NEXT, C_PACK_DONE, C_TILE_NEXT, C_ERROR, C_STAGED_A, C_STAGED_B, C_STAGED_C]) {
       Atomics.store(ctl, slot, 0);
     }
+    Atomics.store(ctl, C_KIND, kind);
     this.assigned.length = 0;
     for (let w = 0; w < this.workers.length && this.assigned.length < extra; w++) {
       if (Atomics.compareExchange(ctl, C_STATE + w, STATE_IDLE, STATE_ASSIGNED) === STATE_IDLE) {
@@ -131,7 +151,8 @@ export class GemmPool {
     const ctl = this.ctl;
     if (failure === null) {
       try {
-        executeJob(ctl, this.ctlF, this.kernels, this.blocking, 0);
+        if (Atomics.load(ctl, C_KIND) === JOB_TASK) runTaskShare(this.taskCtl, this.taskCtlF, this.memory);
+        else executeJob(ctl, this.ctlF, this.kernels, this.blocking, 0);
       } catch (e) {
         failure = e;
       }

@@ -3,22 +3,25 @@
 // Path by size:
 //   - M, N = 0: nothing. K = 0 or alpha = 0: C = beta * C.
 //   - M*N*K < SMALL_MNK, or no WebAssembly SIMD: the JS kernel (js-kernel.ts).
-//   - else the wasm SIMD kernel (wasm-kernels.ts) on one shared WebAssembly.Memory: the caller
-//     copies the stored A, B (and C if beta != 0) into the memory (staging.ts) while the job
-//     (job.ts) packs what has arrived and then multiplies, on the calling thread plus, when
-//     M*N*K >= THREAD_MNK, the worker threads (pool.ts); the caller copies C back out.
-// The memory grows as needed and is reused; nothing is allocated per call once it is big enough.
-// Problems whose copies would exceed tuning.memoryLimitBytes (2 GiB) are split into column (then
-// row, then k) blocks, each an ordinary sgemm call.
+//   - else the wasm SIMD kernel (wasm-kernels.ts) on one shared WebAssembly.Memory. Operands that
+//     already live in that memory (CPU tensors do: ../arena.ts) are read and written in place; the
+//     caller copies any other A, B (and C if beta != 0) into the GEMM's workspace (staging.ts) while
+//     the job (job.ts) packs what has arrived and then multiplies, on the calling thread plus, when
+//     M*N*K >= THREAD_MNK, the worker threads (pool.ts); a staged C is copied back out.
+// The workspace (edge scratch, staged operands, packed panels) is one arena block, grown as needed
+// and reused; nothing is allocated per call once it is big enough. Problems whose workspace would
+// exceed tuning.memoryLimitBytes (2 GiB) are split into column (then row, then k) blocks, each an
+// ordinary sgemm call.
 
 import { availableParallelism } from 'node:os';
+import { arenaAddress, arenaAllocRaw, arenaFree } from '../arena.js';
 import { DEFAULT_BLOCKING } from './blocking.js';
 import { checkGemmArgs } from './check.js';
 import { gemmJs, scaleC } from './js-kernel.js';
 import { C_STAGED_A, C_STAGED_B, C_STAGED_C, F_ALPHA, F_BETA, jobPlan, MAX_WORKERS, P } from './job.js';
 import { copyRows, stagedFloats, stagedLd, stageOperand } from './staging.js';
 import { WASM_MAX_PAGES, WASM_PAGE_BYTES } from './wasm-kernels.js';
-import { ensureBytes, loadedWasmState, wasmState } from './wasm-state.js';
+import { loadedWasmState, wasmState, type WasmState } from './wasm-state.js';
 
 /** Below this M*N*K the copies into wasm memory cost more than they save. */
 const SMALL_MNK = 8 * 8 * 8;
@@ -60,6 +63,26 @@ export function gemmThreads(n?: number): number {
 }
 
 const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
+
+/** The GEMM's workspace block in the arena: address and size (0 / 0 before the first call). */
+let wsAt = 0;
+let wsBytes = 0;
+
+/** Address of a workspace of at least `bytes` bytes (the old block is dropped when too small), or -1. */
+function workspace(w: WasmState, bytes: number): number {
+  if (bytes <= wsBytes) return wsAt;
+  if (wsBytes > 0) arenaFree(wsAt);
+  const want = Math.max(bytes, Math.ceil(wsBytes * 1.25));
+  const at = arenaAllocRaw(want, false);
+  if (at < 0) {
+    wsAt = wsBytes = 0;
+    return -1;
+  }
+  wsAt = at;
+  wsBytes = want;
+  if (w.f32.length * 4 !== w.memory.buffer.byteLength) w.f32 = new Float32Array(w.memory.buffer);
+  return at;
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -138,22 +161,34 @@ function sgemmChecked(
   const Npad = Math.ceil(N / NR) * NR;
   const aRows = transA ? K : M, aCols = transA ? M : K;
   const bRows = transB ? N : K, bCols = transB ? K : N;
-  const dlda = stagedLd(aRows, aCols, lda);
-  const dldb = stagedLd(bRows, bCols, ldb);
-  // Layout (bytes): edge scratch per thread | raw A | raw B | C (M x N dense) | packed A | packed B
+  // Operands in the shared memory are used in place; the others are staged in the workspace.
+  const aAt = arenaAddress(A), bAt = arenaAddress(B), cIn = arenaAddress(C);
+  const dlda = aAt >= 0 ? lda : stagedLd(aRows, aCols, lda);
+  const dldb = bAt >= 0 ? ldb : stagedLd(bRows, bCols, ldb);
+  // Workspace layout (bytes): edge scratch per thread | [staged A] | [staged B] | [C (M x N dense)] | packed A | packed B
   const scratch = 0;
   const rawA = align64(scratch + (MAX_WORKERS + 1) * MR * NR * 4);
-  const rawB = align64(rawA + 4 * stagedFloats(aRows, aCols, dlda));
-  const cAt = align64(rawB + 4 * stagedFloats(bRows, bCols, dldb));
-  const pA = align64(cAt + 4 * M * N);
+  const rawB = align64(rawA + (aAt >= 0 ? 0 : 4 * stagedFloats(aRows, aCols, dlda)));
+  const cStage = align64(rawB + (bAt >= 0 ? 0 : 4 * stagedFloats(bRows, bCols, dldb)));
+  const pA = align64(cStage + (cIn >= 0 ? 0 : 4 * M * N));
   const pB = align64(pA + 4 * Mpad * K);
   const end = align64(pB + 4 * Npad * K);
   if (end > Math.min(tuning.memoryLimitBytes, WASM_MAX_PAGES * WASM_PAGE_BYTES - WASM_PAGE_BYTES)) {
     splitAndRun(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
     return;
   }
-  ensureBytes(w, end);
+  const ws = workspace(w, end);
+  if (ws < 0) {
+    // The arena is full: the JS kernel needs no workspace.
+    counts.js++;
+    gemmJs(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+    return;
+  }
   const mem = w.f32;
+  const aAddr = aAt >= 0 ? aAt + 4 * aOff : ws + rawA;
+  const bAddr = bAt >= 0 ? bAt + 4 * bOff : ws + rawB;
+  const cAt = cIn >= 0 ? cIn + 4 * cOff : ws + cStage;
+  const cLd = cIn >= 0 ? ldc : N;
 
   const ctl = w.pool.ctl;
   ctl[P.M] = M;
@@ -161,16 +196,16 @@ function sgemmChecked(
   ctl[P.K] = K;
   ctl[P.TA] = transA ? 1 : 0;
   ctl[P.TB] = transB ? 1 : 0;
-  ctl[P.RAWA] = rawA;
+  ctl[P.RAWA] = aAddr;
   ctl[P.LDA] = dlda * 4;
-  ctl[P.RAWB] = rawB;
+  ctl[P.RAWB] = bAddr;
   ctl[P.LDB] = dldb * 4;
   ctl[P.C] = cAt;
-  ctl[P.LDC] = N * 4;
-  ctl[P.PA] = pA;
-  ctl[P.PB] = pB;
+  ctl[P.LDC] = cLd * 4;
+  ctl[P.PA] = ws + pA;
+  ctl[P.PB] = ws + pB;
   ctl[P.MODE] = beta === 0 ? 0 : beta === 1 ? 2 : 1;
-  ctl[P.SCRATCH] = scratch;
+  ctl[P.SCRATCH] = ws + scratch;
   ctl[P.KC] = tuning.KC;
   ctl[P.GA] = Math.max(1, Math.round(128 / MR));
   ctl[P.GB] = Math.max(1, Math.round(128 / NR));
@@ -204,16 +239,24 @@ function sgemmChecked(
   let failure: unknown = null;
   try {
     const plan = jobPlan(ctl, bl);
-    stageOperand(mem, rawA / 4, A, aOff, lda, dlda, plan.A, ctl, C_STAGED_A);
-    stageOperand(mem, rawB / 4, B, bOff, ldb, dldb, plan.B, ctl, C_STAGED_B);
-    if (beta !== 0) copyRows(mem, cAt / 4, N, C, cOff, ldc, M, N);
+    if (aAt >= 0) publishAll(ctl, C_STAGED_A);
+    else stageOperand(mem, aAddr / 4, A, aOff, lda, dlda, plan.A, ctl, C_STAGED_A);
+    if (bAt >= 0) publishAll(ctl, C_STAGED_B);
+    else stageOperand(mem, bAddr / 4, B, bOff, ldb, dldb, plan.B, ctl, C_STAGED_B);
+    if (beta !== 0 && cIn < 0) copyRows(mem, cAt / 4, N, C, cOff, ldc, M, N);
     Atomics.store(ctl, C_STAGED_C, 1);
     Atomics.notify(ctl, C_STAGED_C);
   } catch (e) {
     failure = e;
   }
   w.pool.finish(failure);
-  copyRows(C, cOff, ldc, mem, cAt / 4, N, M, N);
+  if (cIn < 0) copyRows(C, cOff, ldc, mem, cAt / 4, N, M, N);
+}
+
+/** Marks every chunk of an operand staged (it is read in place). */
+function publishAll(ctl: Int32Array, slot: number): void {
+  Atomics.store(ctl, slot, 0x3fffffff);
+  Atomics.notify(ctl, slot);
 }
 
 /** Splits a problem too big for the wasm memory into halves (N, then M, then K) and runs each. */
