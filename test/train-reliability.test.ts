@@ -42,7 +42,7 @@ test('--backup, detector test --out and data synth --out under /proc fail within
     const f = await detectorFixture(dir);
     for (const args of [
       trainArgs(f, '/proc/tsgrad-x/backup'),
-      ['detector', 'test', f.dataFile, f.cfgFile, f.weightsFile, f.trainImages[0]!, '--out', '/proc/tsgrad-x/p.png'],
+      ['detector', 'test', f.dataFile, f.cfgFile, f.weightsFile, f.trainImages[0]!, '--thresh', '0', '--out', '/proc/tsgrad-x/p.png'],
       ['data', 'synth', '--out', '/proc/tsgrad-x/set', '--train', '1', '--valid', '1'],
     ]) {
       const r = runCli(args, { timeoutMs: 20000 });
