@@ -55,5 +55,6 @@ export type { LossStats } from './loss/stats.js';
 export { DetectorTrainer, darknetOptimizer, netSchedule, trainDetector, type TrainDetectorOptions, type TrainDetectorResult } from './train/trainer.js';
 export { classifierAccuracy, trainClassifier, type TrainClassifierOptions, type TrainClassifierResult } from './train/classifier-trainer.js';
 export { preciseBatchNorm } from './train/precise-bn.js';
+export { formatProgress, type ProgressInfo, type TrainHooks } from './train/progress.js';
 export { renderTrainingChart, writeTrainingChart, type TrainingChartData, type TrainingChartOptions } from './train/chart.js';
 export { exportOnnx, exportOnnxModel, writeOnnxFile, OnnxExportError, type OnnxExportOptions, type OnnxModel } from './onnx/index.js';
