@@ -18,6 +18,7 @@
 // 130 training interrupted by Ctrl-C (after writing its checkpoint).
 // Errors print one line ("error: ..."); a usage error adds the usage line and a pointer to --help.
 
+import { DEFAULT_MAX_PIXELS } from '../io/input.js';
 import { getDevice, listDevices } from '../tensor/device.js';
 import { nearest } from './suggest.js';
 
@@ -186,7 +187,8 @@ export class ParsedArgs {
   optionalInt(name: string, min: number, max: number): number | undefined {
     const v = this.optionalString(name);
     if (v === undefined) return undefined;
-    if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a non-negative integer, got '${v}'`);
+    // A negative integer is an integer out of range (the range message), not a malformed value.
+    if (!/^[+-]?\d+$/.test(v)) throw new UsageError(`--${name} must be a non-negative integer, got '${v}'`);
     const n = Number(v);
     if (n < min || n > max) throw new UsageError(`--${name} must be in ${min}..${max}, got ${v}`);
     return n;
@@ -566,6 +568,12 @@ export function lazyCommand(spec: CommandSpec, load: () => Promise<(args: Parsed
 export const DEVICE_OPTION: OptionSpec = { type: 'string', value: 'D', default: 'cpu', help: "device: cpu, cuda or cuda-emu ('tsgrad info' lists what is available)" };
 export const WIDTH_OPTION: OptionSpec = { type: 'string', value: 'W', defaultText: "the cfg's width", help: 'network input width (replaces the [net] width)' };
 export const HEIGHT_OPTION: OptionSpec = { type: 'string', value: 'H', defaultText: "the cfg's height", help: 'network input height (replaces the [net] height)' };
+export const MAX_PIXELS_OPTION: OptionSpec = {
+  type: 'string',
+  value: 'N',
+  default: DEFAULT_MAX_PIXELS,
+  help: 'refuse an image of more than N pixels (width × height), checked from its header before decoding (decompression bombs)',
+};
 
 /** --width/--height as cfg overrides (only those given). */
 export function sizeOverrides(a: ParsedArgs, min = 1): { width?: number; height?: number } {

@@ -57,7 +57,10 @@ async function checkRefsBody(a: ParsedArgs, io: CommandIO): Promise<number> {
   await import('../index.js');
   for (const m of a.list('runners')) await loadRunners(m);
   const { caseFiles, checkCase, formatReport } = await import('../refs/torch-refs.js');
-  const files = caseFiles(a.positional('dir')!);
+  const dir = a.positional('dir')!;
+  const files = caseFiles(dir);
+  // A folder without cases is a mistake (a wrong path), not "0 passed".
+  if (files.length === 0) throw new Error(`no cases: ${dir} holds no *.json reference case`);
   let passed = 0;
   let failed = 0;
   let unsupported = 0;

@@ -3,8 +3,7 @@
 // is Darknet's classifier format: train= and valid= lists, labels= (class names; an image's class is the
 // name in its file name), backup=.
 
-import { mkdirSync } from 'node:fs';
-
+import { checkWritableDir, removeStaleTemps } from '../io/output.js';
 import { readClassificationList } from '../yolo/data/classification.js';
 import { readDataConfig, readNames, resolveDataPath } from '../yolo/data/labels.js';
 import { trainClassifier, type TrainClassifierResult } from '../yolo/train/classifier-trainer.js';
@@ -43,7 +42,9 @@ export async function classifierTrainBody(a: ParsedArgs, io: CommandIO): Promise
   if (train.items.length === 0) throw new Error(`${config.train}: no usable images`);
   const valid = config.valid !== undefined ? readClassificationList(config.valid, names, { strict }).items : [];
   const backupDir = a.optionalString('backup') ?? (config.backup !== undefined ? resolveDataPath(config.backup, dataFile) : 'backup');
-  mkdirSync(backupDir, { recursive: true });
+  // Found before the first iteration: a folder that cannot be written, and temporary files of killed runs.
+  await checkWritableDir(backupDir);
+  removeStaleTemps(backupDir);
 
   const report = new TrainReporter(io, { logEvery, quiet: a.flag('quiet') });
   const resume = (state: string): string => resumeCommand(a, [dataFile, cfgFile], state);
@@ -68,6 +69,7 @@ export async function classifierTrainBody(a: ParsedArgs, io: CommandIO): Promise
       saveEvery,
       chart: chartArg === 'none' ? null : (chartArg ?? undefined),
       preciseBn,
+      strict,
       log: (line) => report.message(line),
       ...report.hooks(interrupt.signal),
     });

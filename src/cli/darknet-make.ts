@@ -4,7 +4,7 @@
 
 import { createHash } from 'node:crypto';
 
-import { writeFileAtomic } from '../yolo/darknet/atomic-write.js';
+import { writeOutput } from '../io/output.js';
 import { readCfgFile, type NetOverrides } from '../yolo/darknet/cfg.js';
 import { float32Bytes, makeInput, makeWeightsBytes } from '../yolo/darknet/generate.js';
 import { processIO, runCommand, sizeOverrides, type CommandIO, type ParsedArgs } from './args.js';
@@ -24,7 +24,7 @@ export async function makeWeightsBody(a: ParsedArgs, io: CommandIO): Promise<voi
   const seed = a.int('seed', 0, 0xffffffff);
   const net = readCfgFile(cfg, { overrides: sizeOverrides(a) as NetOverrides });
   const bytes = makeWeightsBytes(net, seed);
-  await writeFileAtomic(out, bytes);
+  await writeOutput(out, bytes);
   io.out(`wrote ${out}: ${bytes.byteLength} bytes, ${net.paramCount} parameters, ${net.net.width}x${net.net.height}, seed ${seed}, sha256 ${sha256(bytes)}\n`);
 }
 
@@ -39,6 +39,6 @@ export async function makeInputBody(a: ParsedArgs, io: CommandIO): Promise<void>
   const channels = a.int('channels', 1, 64);
   const out = a.string('out');
   const bytes = float32Bytes(makeInput(width, height, seed, channels));
-  await writeFileAtomic(out, bytes);
+  await writeOutput(out, bytes);
   io.out(`wrote ${out}: ${channels}x${height}x${width} float32 (${bytes.byteLength} bytes), seed ${seed}, sha256 ${sha256(bytes)}\n`);
 }

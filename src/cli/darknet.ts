@@ -5,7 +5,6 @@
 //   make-input    the synthetic input generator (darknet-make.ts)
 // Exit codes: 0 done, 1 the inputs were read but are wrong (bad cfg, sizes, write failed), 2 usage error.
 
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import '../index.js';
@@ -14,7 +13,8 @@ import { scope } from '../tensor/memory.js';
 import { narrow } from '../tensor/ops/views.js';
 import { fromHost } from '../tensor/ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { writeFileAtomic } from '../yolo/darknet/atomic-write.js';
+import { readInputBytes, regularFileSize } from '../io/input.js';
+import { writeOutput } from '../io/output.js';
 import { float32Bytes, generateWeights } from '../yolo/darknet/generate.js';
 import { detectionsJson, formatDetectionsJson, networkBoxes } from '../yolo/net/detections.js';
 import { imageInput, inputTensor, readRawInput, type PreparedInput } from '../yolo/net/input.js';
@@ -48,15 +48,14 @@ export async function dumpCommand(argv: string[], io: CommandIO = processIO): Pr
 
 /** A raw float32 truth file holding exactly the network's truths per image (batch 1). */
 function readTruthFile(net: Network, file: string): Float32Array {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    throw new Error(`${file}: cannot read the truth file: ${(e as Error).message}`);
-  }
   const need = net.cfg.truths;
-  if (bytes.byteLength !== need * 4) {
-    throw new Error(`${file}: ${bytes.byteLength} bytes, but the network's loss layer reads ${need} float32 truth values (${need * 4} bytes) per image`);
+  // A regular file of the wrong size is reported from its size, without reading it.
+  const size = regularFileSize(file);
+  const wrong = size !== null && size !== need * 4;
+  const bytes = wrong ? Buffer.alloc(0) : readInputBytes(file, 'truth file', need * 4 + 1);
+  const length = wrong ? size : bytes.byteLength;
+  if (length !== need * 4) {
+    throw new Error(`${file}: ${length} bytes, but the network's loss layer reads ${need} float32 truth values (${need * 4} bytes) per image`);
   }
   const out = new Float32Array(need);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -65,14 +64,14 @@ function readTruthFile(net: Network, file: string): Float32Array {
 }
 
 /** Net from --cfg/--weights|--seed/--width/--height/--device. */
-async function openFromArgs(a: ParsedArgs): Promise<Network> {
+async function openFromArgs(a: ParsedArgs, io: CommandIO): Promise<Network> {
   const cfg = a.string('cfg');
   const weights = a.optionalString('weights');
   const seed = a.optionalInt('seed', 0, 0xffffffff);
   if ((weights === undefined) === (seed === undefined)) throw new UsageError('give exactly one of --weights FILE and --seed S');
   const size = sizeOverrides(a);
   const device = await a.device();
-  const net = openNetwork(cfg, weights ?? null, { device, randomInit: false, ...size });
+  const net = openNetwork(cfg, weights ?? null, { device, randomInit: false, warn: (m) => io.err(`warning: ${m}\n`), ...size });
   if (seed !== undefined) loadWeights(net, generateWeights(net.cfg, seed));
   return net.eval();
 }
@@ -87,7 +86,7 @@ export async function dumpBody(a: ParsedArgs, io: CommandIO): Promise<void> {
   const truthFile = a.optionalString('truth');
   const seen = a.int('seen', 0, Number.MAX_SAFE_INTEGER);
   const train = a.flag('train');
-  const net = await openFromArgs(a);
+  const net = await openFromArgs(a, io);
   if (train) net.train();
   const input: PreparedInput = inputFile !== undefined ? readRawInput(net, inputFile) : await imageInput(net, imageFile!);
   const truth = truthFile === undefined ? null : readTruthFile(net, truthFile);
@@ -127,27 +126,27 @@ export async function dumpBody(a: ParsedArgs, io: CommandIO): Promise<void> {
   for (const m of net.layers) {
     const l = m.layer;
     const file = `L${String(l.index).padStart(2, '0')}_${l.type}.f32`;
-    await writeFileAtomic(join(outDir, file), float32Bytes(dumps[l.index]!));
+    await writeOutput(join(outDir, file), float32Bytes(dumps[l.index]!));
     lines.push(`${file}  ${l.out.join('x')}`);
   }
   for (const b of bn) {
     const p = `L${String(b.index).padStart(2, '0')}_bn_`;
-    await writeFileAtomic(join(outDir, `${p}mean.f32`), float32Bytes(b.mean));
-    await writeFileAtomic(join(outDir, `${p}variance.f32`), float32Bytes(b.variance));
-    await writeFileAtomic(join(outDir, `${p}rolling_mean_after.f32`), float32Bytes(b.rollingMean));
-    await writeFileAtomic(join(outDir, `${p}rolling_variance_after.f32`), float32Bytes(b.rollingVariance));
+    await writeOutput(join(outDir, `${p}mean.f32`), float32Bytes(b.mean));
+    await writeOutput(join(outDir, `${p}variance.f32`), float32Bytes(b.variance));
+    await writeOutput(join(outDir, `${p}rolling_mean_after.f32`), float32Bytes(b.rollingMean));
+    await writeOutput(join(outDir, `${p}rolling_variance_after.f32`), float32Bytes(b.rollingVariance));
   }
   if (bn.length > 0) lines.push(`L*_bn_{mean,variance,rolling_mean_after,rolling_variance_after}.f32  ${bn.length} BN layers (training mode)`);
   if (loss !== null) {
-    await writeFileAtomic(join(outDir, 'delta.f32'), float32Bytes(loss.delta));
+    await writeOutput(join(outDir, 'delta.f32'), float32Bytes(loss.delta));
     let sumSq = 0;
     for (const d of loss.delta) sumSq += d * d;
     const costDoc = { cost: loss.cost, seen, mode: train ? 'full' : 'isolated', sum_sq_delta_f64: sumSq, net_cost: loss.netCost };
-    await writeFileAtomic(join(outDir, 'cost.json'), new TextEncoder().encode(`${JSON.stringify(costDoc)}\n`));
+    await writeOutput(join(outDir, 'cost.json'), new TextEncoder().encode(`${JSON.stringify(costDoc)}\n`));
     lines.push(`delta.f32  ${loss.delta.length} values`, `cost.json  cost ${loss.cost}, seen ${seen}`);
   }
   if (doc !== null) {
-    await writeFileAtomic(join(outDir, 'detections.json'), new TextEncoder().encode(formatDetectionsJson(doc)));
+    await writeOutput(join(outDir, 'detections.json'), new TextEncoder().encode(formatDetectionsJson(doc)));
     lines.push(`detections.json  ${doc.nboxes} boxes, ${doc.kept.length} (box, class) pairs kept after NMS ${nms}, thresh ${thresh}`);
   }
   const [c, h, w] = net.inputShape;

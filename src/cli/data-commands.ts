@@ -1,6 +1,6 @@
 // `tsgrad data <subcommand>`: the definitions of the data-set commands. The bodies are in data.ts.
 
-import { lazyCommand, type CommandGroup, type CommandSpec } from './args.js';
+import { lazyCommand, MAX_PIXELS_OPTION, type CommandGroup, type CommandSpec } from './args.js';
 
 const LAYOUT =
   'Images are symlinked into DIR/images/<split>/ unless --copy; list files hold paths relative to DIR unless --absolute. ' +
@@ -62,12 +62,15 @@ export const convertCocoSpec: CommandSpec = {
 
 export const checkSpec: CommandSpec = {
   path: 'data check',
-  summary: 'validate the labels of a split; print every problem as file:line',
-  description: 'Validates the labels of a split of a Darknet .data file and prints every problem as file:line: message (exit code 1 when there is any).',
+  summary: 'validate the labels of a split and decode every image; print every problem as file:line',
+  description:
+    'Validates the labels of a split of a Darknet .data file, decodes every image (in parallel, with the limits training uses) and ' +
+    'prints every problem as file:line: message (exit code 1 when there is any).',
   positionals: [{ name: 'data', help: 'Darknet .data file' }],
   options: {
     split: { type: 'string', value: 'train|valid', default: 'train', help: 'which list of the .data file' },
     strict: { type: 'boolean', help: 'stop at the first problem' },
+    'max-pixels': MAX_PIXELS_OPTION,
   },
 };
 

@@ -2,8 +2,11 @@
 // check a data set (the options are defined in data-commands.ts). Exit codes: 0 success, 1 failure (bad
 // data, I/O), 2 usage error.
 
+import { availableParallelism } from 'node:os';
+
 import { convertCoco } from '../yolo/data/coco.js';
-import { formatReport, loadDetectionData, readNames, type DataIssue } from '../yolo/data/labels.js';
+import { checkImageFile, ImageDecodeError } from '../yolo/data/image.js';
+import { DataIssue, formatReport, loadDetectionData, readImageList, readNames } from '../yolo/data/labels.js';
 import { generateSynthDataset, type SynthKind } from '../yolo/data/synth.js';
 import { SHAPE_NAMES } from '../yolo/data/shapes.js';
 import { convertVoc, parseVocSetSpec, UnknownVocClassesError, type VocReport } from '../yolo/data/voc.js';
@@ -117,10 +120,47 @@ export async function convertCocoBody(a: ParsedArgs, io: CommandIO): Promise<voi
   io.out(`${lines.join('\n')}\ndata file: ${r.written.dataFile}\n`);
 }
 
+/**
+ * Decodes every image (a few at a time: sharp decodes on its own threads too); returns those that do
+ * not decode, in list order, with the reason. With `strict` the first one throws.
+ */
+async function checkImages(images: readonly string[], opts: { strict: boolean; maxPixels: number }): Promise<{ image: string; reason: string }[]> {
+  const bad = new Map<number, string>();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < images.length) {
+      const k = next++;
+      try {
+        await checkImageFile(images[k]!, { maxPixels: opts.maxPixels });
+      } catch (e) {
+        if (!(e instanceof ImageDecodeError) || opts.strict) throw e;
+        bad.set(k, e.message);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(4, availableParallelism())) }, worker));
+  return [...bad.keys()].sort((x, y) => x - y).map((k) => ({ image: images[k]!, reason: bad.get(k)! }));
+}
+
 export async function checkBody(a: ParsedArgs, io: CommandIO): Promise<number> {
   const split = a.string('split');
   if (split !== 'train' && split !== 'valid') throw new UsageError(`--split must be train or valid, got '${split}'`);
-  const r = loadDetectionData(a.positional('data')!, split, { strict: a.flag('strict') });
+  const strict = a.flag('strict');
+  const maxPixels = a.int('max-pixels', 1, Number.MAX_SAFE_INTEGER);
+  const r = loadDetectionData(a.positional('data')!, split, { strict });
+  // Every image is decoded too: one that exists but does not decode is reported here, not hours into training.
+  const list = r.config[split]!;
+  const lineOf = new Map<string, number>();
+  for (const { path, line } of readImageList(list)) if (!lineOf.has(path)) lineOf.set(path, line);
+  const images = r.dataset.items.map((it) => it.image);
+  const bad = await checkImages(images, { strict, maxPixels });
+  for (const { image, reason } of bad) {
+    r.report.issues.push(new DataIssue(list, lineOf.get(image) ?? 0, reason));
+    r.report.skippedImages++;
+    r.report.images--;
+    r.report.boxes -= r.dataset.items.find((it) => it.image === image)?.boxes.length ?? 0;
+  }
+  io.out(`decoded ${images.length - bad.length} of ${images.length} images${bad.length > 0 ? ` (${bad.length} do not decode)` : ''}\n`);
   io.out(`${formatReport(r.report, 50)}\n`);
   return r.report.issues.length === 0 ? 0 : 1;
 }

@@ -2,7 +2,7 @@
 // of Darknet's detector commands. The bodies are in detector.ts (test), detector-train.ts and
 // detector-eval.ts, loaded when a subcommand runs.
 
-import { DEVICE_OPTION, HEIGHT_OPTION, lazyCommand, WIDTH_OPTION, type CommandGroup, type CommandSpec, type PositionalSpec } from './args.js';
+import { DEVICE_OPTION, HEIGHT_OPTION, lazyCommand, MAX_PIXELS_OPTION, WIDTH_OPTION, type CommandGroup, type CommandSpec, type PositionalSpec } from './args.js';
 import { accepted, DEVICE_FLAGS, lacking, mapped, NO_WINDOW_FLAGS, same, SIZE_FLAGS } from './darknet-flags.js';
 
 const DATA: PositionalSpec = { name: 'data', help: 'Darknet .data file (classes=, train=, valid=, names=, backup=)' };
@@ -32,6 +32,7 @@ export const testSpec: CommandSpec = {
     nms: { type: 'string', value: 'T', default: 0.45, help: 'IoU threshold of do_nms_sort (0: no NMS)' },
     out: { type: 'string', value: 'FILE', default: 'predictions.png', help: 'the image with the boxes drawn (.png or .jpg); with several images "-<image name>" goes before the extension' },
     json: { type: 'string', value: 'FILE', defaultText: 'not written', help: "also write the detections of every image as JSON (Darknet's -out format: frame_id, filename, objects with class_id, name, relative_coordinates, confidence)" },
+    'max-pixels': MAX_PIXELS_OPTION,
     device: DEVICE_OPTION,
     width: WIDTH_OPTION,
     height: HEIGHT_OPTION,
@@ -78,7 +79,8 @@ export const trainSpec: CommandSpec = {
     set: { type: 'string', value: 'KEY=VALUE', multiple: true, defaultText: 'none', help: 'override any [net] key (e.g. --set burn_in=0 --set policy=constant)' },
     'precise-bn': { type: 'string', value: 'N', default: 0, help: "before each evaluation and the final weights, set the BN rolling statistics to the average of N training batches' statistics (0: Darknet's rolling average only)" },
     'stop-after': { type: 'string', value: 'N', defaultText: 'train to max_batches', help: 'stop, with a checkpoint, after N iterations of this run' },
-    strict: { type: 'boolean', help: 'stop at the first bad label instead of reporting and skipping it' },
+    strict: { type: 'boolean', help: 'stop at the first bad label or undecodable image instead of reporting and skipping it' },
+    'max-pixels': MAX_PIXELS_OPTION,
     chart: { type: 'string', value: 'FILE|none', defaultText: '<backup>/chart.png', help: 'the loss (and mAP) chart' },
     'log-every': { type: 'string', value: 'N', defaultText: '1 in a log; on a terminal only the status line', help: 'print the iteration line every N iterations' },
     quiet: { type: 'boolean', help: 'no per-iteration output (neither the status line nor iteration lines)' },
@@ -92,7 +94,9 @@ export const trainSpec: CommandSpec = {
     ...SIZE_FLAGS,
     ...DEVICE_FLAGS,
   },
-  notes: 'Bad labels are reported with file:line and skipped (counted); --strict stops at the first.',
+  notes:
+    'Bad labels are reported with file:line and skipped (counted), and so are images that do not decode (a one-line note each; ' +
+    'their slots take the next images); --strict stops at the first of either. The backup folder is checked before the first iteration.',
 };
 
 export const validSpec: CommandSpec = {
@@ -110,6 +114,8 @@ export const validSpec: CommandSpec = {
     nms: { type: 'string', value: 'T', default: EVAL_NMS, help: 'IoU threshold of do_nms_sort (0: no NMS)' },
     split: { type: 'string', value: 'valid|train', default: 'valid', help: 'which list of the .data file' },
     batch: { type: 'string', value: 'N', default: EVAL_BATCH, help: 'images per forward pass' },
+    strict: { type: 'boolean', help: 'stop at the first image that does not decode instead of skipping it with a note' },
+    'max-pixels': MAX_PIXELS_OPTION,
     device: DEVICE_OPTION,
     width: WIDTH_OPTION,
     height: HEIGHT_OPTION,
@@ -145,11 +151,12 @@ export const mapSpec: CommandSpec = {
     ap: { type: 'string', value: 'DEF', default: 'voc10', help: `AP definition: ${AP_CHOICES.join(', ')}, or several comma-separated (see below)` },
     'max-dets': { type: 'string', value: 'N', defaultText: '100 for coco101/coco, as COCOeval, else all', help: 'keep the N top-scored detections per image and class' },
     split: { type: 'string', value: 'valid|train', default: 'valid', help: 'which list of the .data file' },
-    strict: { type: 'boolean', help: 'a bad label line is an error (default: reported as file:line and skipped)' },
+    strict: { type: 'boolean', help: 'a bad label line or an image that does not decode is an error (default: reported and skipped)' },
     json: { type: 'string', value: 'FILE', defaultText: 'not written', help: 'write every number as JSON' },
     'det-thresh': { type: 'string', value: 'T', default: EVAL_THRESH, help: 'keep candidates with a class probability above T' },
     nms: { type: 'string', value: 'T', default: EVAL_NMS, help: 'IoU threshold of do_nms_sort (0: no NMS)' },
     batch: { type: 'string', value: 'N', default: EVAL_BATCH, help: 'images per forward pass' },
+    'max-pixels': MAX_PIXELS_OPTION,
     device: DEVICE_OPTION,
     width: WIDTH_OPTION,
     height: HEIGHT_OPTION,

@@ -14,20 +14,23 @@ import { join } from 'node:path';
 
 import { readCfgFile } from '../yolo/darknet/cfg.js';
 import { convertAnchors, formatAnchors, kmeansAnchors, type Size } from '../yolo/anchors.js';
-import { writeFileAtomic } from '../yolo/data/image.js';
-import { formatReport, loadDetectionData, readDataConfig, readImageList, readNames, resolveDataPath, type DataConfig, type LoadReport } from '../yolo/data/labels.js';
+import { writeOutput } from '../io/output.js';
+import { readInputText } from '../io/input.js';
+import { formatReport, labelPathFor, loadDetectionData, parseLabelLine, readDataConfig, readImageList, readNames, resolveDataPath, type DataConfig, type LoadReport } from '../yolo/data/labels.js';
 import {
   cocoImageId,
   cocoResults,
   comp4FileNames,
   comp4ImageId,
   comp4Texts,
+  detectedItems,
   detectImages,
   evaluateImageDetections,
   formatCocoResults,
   idCollisions,
   networkBoxSource,
   type BoxSource,
+  type DetectOptions,
   type ImageDetections,
 } from '../yolo/eval.js';
 import { COCO_SUMMARY_KEYS, type ApDefinition, type Evaluation } from '../yolo/map.js';
@@ -73,6 +76,23 @@ async function openChecked(hooks: EvalHooks, cfg: string, weights: string, devic
   return src;
 }
 
+/** The undecodable-image options of detectImages for a command: skip with one note per image, or fail. */
+function skipOptions(io: CommandIO, strict: boolean, maxPixels: number, skipped: Set<string>): Pick<DetectOptions, 'undecodable' | 'onSkip' | 'maxPixels'> {
+  return {
+    undecodable: strict ? 'fail' : 'skip',
+    onSkip: (image, reason) => {
+      if (skipped.has(image)) return;
+      skipped.add(image);
+      io.err(`note: skipping an image that does not decode (${skipped.size} so far; --strict stops instead): ${reason}\n`);
+    },
+    maxPixels,
+  };
+}
+
+function skippedLine(skipped: ReadonlySet<string>): string {
+  return skipped.size === 0 ? '' : `${skipped.size} image${skipped.size === 1 ? '' : 's'} skipped because they do not decode (listed on stderr)\n`;
+}
+
 function countDetections(results: readonly ImageDetections[]): { boxes: number; scored: number } {
   let boxes = 0;
   let scored = 0;
@@ -101,6 +121,8 @@ export async function validBody(a: ParsedArgs, io: CommandIO, hooks: EvalHooks =
   const batch = a.int('batch', 1, 4096);
   const size = sizeOverrides(a);
   const device = await a.device();
+  const skipped = new Set<string>();
+  const skip = skipOptions(io, a.flag('strict'), a.int('max-pixels', 1, Number.MAX_SAFE_INTEGER), skipped);
 
   const config = readDataConfig(dataFile);
   const list = config[split];
@@ -120,14 +142,14 @@ export async function validBody(a: ParsedArgs, io: CommandIO, hooks: EvalHooks =
   const dets = await detectImages(
     src,
     listed.map((l) => ({ image: l.path })),
-    { thresh, nms, batch, onProgress: progress.update },
+    { thresh, nms, batch, onProgress: progress.update, ...skip },
   ).finally(progress.end);
   const seconds = (performance.now() - t0) / 1000;
 
   const texts = comp4Texts(dets, config.classes);
-  for (let c = 0; c < config.classes; c++) await writeFileAtomic(join(outDir, files[c]!), texts[c]!);
+  for (let c = 0; c < config.classes; c++) await writeOutput(join(outDir, files[c]!), texts[c]!);
   const coco = cocoResults(dets, config.classes);
-  await writeFileAtomic(join(outDir, 'coco_results.json'), formatCocoResults(coco));
+  await writeOutput(join(outDir, 'coco_results.json'), formatCocoResults(coco));
 
   const images = dets.map((d) => d.image);
   for (const [what, idOf] of [['comp4', comp4ImageId], ['COCO', cocoImageId]] as const) {
@@ -141,7 +163,7 @@ export async function validBody(a: ParsedArgs, io: CommandIO, hooks: EvalHooks =
   io.out(
     `valid: ${dets.length} images (${split} split of ${dataFile}), ${n.boxes} boxes, ${n.scored} detections ` +
       `(thresh ${thresh}, nms ${nms}) in ${seconds.toFixed(2)} s (${(seconds / dets.length).toFixed(3)} s/image)\n` +
-      `wrote ${join(outDir, 'coco_results.json')} and ${config.classes} files ${join(outDir, 'comp4_det_test_<class>.txt')}\n`,
+      `${skippedLine(skipped)}wrote ${join(outDir, 'coco_results.json')} and ${config.classes} files ${join(outDir, 'comp4_det_test_<class>.txt')}\n`,
   );
 }
 
@@ -314,16 +336,21 @@ export async function mapBody(a: ParsedArgs, io: CommandIO, hooks: EvalHooks = {
   const size = sizeOverrides(a);
   const device = await a.device();
 
+  const skipped = new Set<string>();
+  const skip = skipOptions(io, strict, a.int('max-pixels', 1, Number.MAX_SAFE_INTEGER), skipped);
+
   const { config, dataset, report } = loadDetectionData(dataFile, split, { strict });
   warnLabels(io, report, split);
-  const items = dataset.items;
-  if (items.length === 0) throw new Error(`${config[split]}: no usable images in the ${split} list`);
+  if (dataset.items.length === 0) throw new Error(`${config[split]}: no usable images in the ${split} list`);
   const names = dataset.names;
   const src = await openChecked(hooks, cfgFile, weightsFile, device, size, config);
 
   const t0 = performance.now();
   const progress = loopProgress(io, 'map');
-  const dets = await detectImages(src, items, { thresh: detThresh, nms, batch, onProgress: progress.update }).finally(progress.end);
+  const dets = await detectImages(src, dataset.items, { thresh: detThresh, nms, batch, onProgress: progress.update, ...skip }).finally(progress.end);
+  // Images that do not decode are left out of the ground truth too.
+  const items = detectedItems(dataset.items, dets);
+  if (items.length === 0) throw new Error(`${config[split]}: none of the ${dataset.items.length} images of the ${split} list decodes`);
   const seconds = (performance.now() - t0) / 1000;
   const evals = definitions.map((definition) =>
     evaluateImageDetections(dets, items, { classes: config.classes, definition, iouThresh: iou, reportThresh: confThresh, ...(maxDets === undefined ? {} : { maxDetections: maxDets }) }),
@@ -335,6 +362,7 @@ export async function mapBody(a: ParsedArgs, io: CommandIO, hooks: EvalHooks = {
     `detector map: ${items.length} images (${split} split of ${dataFile}), ${gt} ground-truth boxes, ${config.classes} classes; ` +
     `${n.scored} detections (candidates > ${detThresh}, nms ${nms}) in ${seconds.toFixed(2)} s\n` +
     (report.issues.length > 0 ? `label problems: ${report.skippedLabels} label lines and ${report.skippedImages} images skipped (listed on stderr)\n` : '') +
+    skippedLine(skipped) +
     keptLine(evals);
   io.out(`${head}\n${formatMapReport(evals, names, iou, confThresh)}`);
 
@@ -345,6 +373,7 @@ export async function mapBody(a: ParsedArgs, io: CommandIO, hooks: EvalHooks = {
       weights: weightsFile,
       split,
       images: items.length,
+      skippedUndecodable: [...skipped],
       groundTruth: gt,
       detections: n.scored,
       detThresh,
@@ -355,7 +384,7 @@ export async function mapBody(a: ParsedArgs, io: CommandIO, hooks: EvalHooks = {
       labelProblems: { skippedImages: report.skippedImages, skippedLabels: report.skippedLabels, issues: report.issues.map((i) => i.toString()) },
       evaluations: evals.map((e) => evaluationJson(e, names)),
     };
-    await writeFileAtomic(jsonFile, `${JSON.stringify(doc, null, 1)}\n`);
+    await writeOutput(jsonFile, `${JSON.stringify(doc, null, 1)}\n`);
     io.out(`wrote ${jsonFile}\n`);
   }
 }
@@ -410,7 +439,7 @@ async function scoreFiles(a: ParsedArgs, io: CommandIO, o: ScoreOptions): Promis
       iouThresh: o.iou,
       evaluations: evals.map((e) => evaluationJson(e, set.names)),
     };
-    await writeFileAtomic(o.jsonFile, `${JSON.stringify(doc, null, 1)}\n`);
+    await writeOutput(o.jsonFile, `${JSON.stringify(doc, null, 1)}\n`);
     io.out(`wrote ${o.jsonFile}\n`);
   }
 }
@@ -421,6 +450,20 @@ async function scoreFiles(a: ParsedArgs, io: CommandIO, o: ScoreOptions): Promis
 /** `detector calc-anchors` on an argument list (see anchorsSpec). */
 export async function detectorCalcAnchors(argv: string[], io: CommandIO = processIO): Promise<number> {
   return runCommand(anchorsSpec, argv, io, (a) => anchorsBody(a, io));
+}
+
+/** `label:line: box w x h pixels` for each box of an image's label file below a pixel at netW×netH. */
+function subPixelBoxes(image: string, classes: number, netW: number, netH: number): string[] {
+  const file = labelPathFor(image);
+  const out: string[] = [];
+  readInputText(file, 'label file')
+    .split(/\r?\n/)
+    .forEach((text, i) => {
+      if (text.trim() === '') return;
+      const b = parseLabelLine(text, classes);
+      if (typeof b !== 'string' && (b.w * netW < 1 || b.h * netH < 1)) out.push(`${file}:${i + 1}: box ${(b.w * netW).toPrecision(3)}x${(b.h * netH).toPrecision(3)} pixels`);
+    });
+  return out;
 }
 
 export async function anchorsBody(a: ParsedArgs, io: CommandIO): Promise<void> {
@@ -457,23 +500,40 @@ export async function anchorsBody(a: ParsedArgs, io: CommandIO): Promise<void> {
   const { config, dataset, report } = loadDetectionData(dataFile, split, { strict, checkImages: false });
   warnLabels(io, report, split);
   const sizes: Size[] = [];
-  for (const it of dataset.items) for (const b of it.boxes) sizes.push({ w: b.w * netW, h: b.h * netH });
-  if (sizes.length < num) throw new Error(`${config[split]}: ${sizes.length} boxes in the ${split} labels, fewer than the ${num} anchors asked for`);
+  const tiny: string[] = [];
+  for (const it of dataset.items) {
+    if (it.boxes.some((b) => b.w * netW! < 1 || b.h * netH! < 1)) tiny.push(...subPixelBoxes(it.image, config.classes, netW, netH));
+    for (const b of it.boxes) if (b.w * netW >= 1 && b.h * netH >= 1) sizes.push({ w: b.w * netW, h: b.h * netH });
+  }
+  if (tiny.length > 0) {
+    io.err(
+      `warning: ${tiny.length} box${tiny.length === 1 ? ' is' : 'es are'} smaller than a pixel at ${netW}x${netH} and left out of the anchors:\n` +
+        `${tiny.slice(0, 20).join('\n')}${tiny.length > 20 ? `\n... and ${tiny.length - 20} more` : ''}\n`,
+    );
+  }
+  if (sizes.length < num) {
+    const note = tiny.length > 0 ? ` (${tiny.length} smaller than a pixel left out)` : '';
+    throw new Error(`${config[split]}: ${sizes.length} boxes in the ${split} labels, fewer than the ${num} anchors asked for${note}`);
+  }
 
   const rng = new Rng(seed);
   const res = kmeansAnchors(sizes, { k: num, random: () => rng.uniform(), restarts });
   const grid = convertAnchors(res.anchors, 'pixels', 'grid', { netW, netH, stride });
-  const line = `anchors = ${formatAnchors(grid, 4)}`;
+  // Enough decimals that no anchor prints as 0 (a [region] layer refuses anchors <= 0).
+  const smallest = Math.min(...grid.map((g) => Math.min(g.w, g.h)));
+  let digits = 4;
+  while (digits < 12 && Number(smallest.toFixed(digits)) === 0) digits++;
+  const line = `anchors = ${formatAnchors(grid, digits)}`;
   io.out(
     `calc_anchors: ${sizes.length} boxes from ${dataset.items.length} images (${split} split of ${dataFile}), num = ${num}, net ${netW}x${netH}, stride ${stride}\n` +
       `k-means++ (distance 1 - IoU), seed ${seed}, ${restarts} restart${restarts === 1 ? '' : 's'}; best run ${res.converged ? 'converged' : 'stopped'} after ${res.iterations} iterations\n` +
       `avg IoU = ${(res.avgIou * 100).toFixed(2)} %\n` +
       `anchors in pixels:     ${formatAnchors(res.anchors, 2)}\n` +
-      `anchors in grid cells: ${formatAnchors(grid, 4)}\n` +
+      `anchors in grid cells: ${formatAnchors(grid, digits)}\n` +
       `${line}\n`,
   );
   if (outFile !== undefined) {
-    await writeFileAtomic(
+    await writeOutput(
       outFile,
       `# ${num} anchors from ${sizes.length} boxes of ${dataFile} (${split}), net ${netW}x${netH}, stride ${stride}: avg IoU ${(res.avgIou * 100).toFixed(2)} %\n` +
         `# pixels: ${formatAnchors(res.anchors, 2)}\n${line}\n`,

@@ -1,8 +1,6 @@
 // `tsgrad detector train <data> <cfg> [weights]`: Darknet's detector train (see src/yolo/train/trainer.ts
 // for what one iteration does and which files are written; detector-commands.ts for the options).
 
-import { mkdirSync } from 'node:fs';
-
 import { readCfgFile } from '../yolo/darknet/cfg.js';
 import { evaluateDetector } from '../yolo/eval.js';
 import { formatReport, loadDetectionData, resolveDataPath } from '../yolo/data/labels.js';
@@ -61,6 +59,8 @@ export async function trainBody(a: ParsedArgs, io: CommandIO): Promise<number> {
   const logEvery = a.optionalInt('log-every', 1, 1e12);
   const workers = a.optionalInt('workers', 0, 64);
   const partial = a.optionalInt('partial', 1, 1 << 20);
+  if (partial !== undefined && weightsFile === undefined) throw new UsageError('--partial N loads the first N layers of a weights file: give the [weights] argument');
+  const maxPixels = a.int('max-pixels', 1, Number.MAX_SAFE_INTEGER);
   const saveEvery = a.int('save-every', 1, 1e12);
   const stopAfter = a.optionalInt('stop-after', 0, 1e12);
   const seed = a.int('seed', 0, 0xffffffff);
@@ -77,9 +77,9 @@ export async function trainBody(a: ParsedArgs, io: CommandIO): Promise<number> {
     if (valid.report.issues.length > 0) io.err(`${formatReport(valid.report)}\n`);
   }
   const backupDir = a.optionalString('backup') ?? (train.config.backup !== undefined ? resolveDataPath(train.config.backup, dataFile) : 'backup');
-  mkdirSync(backupDir, { recursive: true });
   const classes = train.config.classes;
   const validItems = valid?.dataset.items ?? [];
+  const evalSkipped = new Set<string>();
 
   const report = new TrainReporter(io, { logEvery, quiet: a.flag('quiet') });
   const resume = (state: string): string => resumeCommand(a, [dataFile, cfgFile], state);
@@ -103,11 +103,22 @@ export async function trainBody(a: ParsedArgs, io: CommandIO): Promise<number> {
       saveEvery,
       ...(stopAfter === undefined ? {} : { stopAfter }),
       preciseBn,
+      strict,
+      maxPixels,
       evaluate:
         every > 0
           ? async (net) => {
               const layer = layersOfType(net, 'region', 'detection')[0];
-              const ev = await evaluateDetector(net, validItems, { classes: layer?.classes ?? classes });
+              const ev = await evaluateDetector(net, validItems, {
+                classes: layer?.classes ?? classes,
+                undecodable: strict ? 'fail' : 'skip',
+                maxPixels,
+                onSkip: (image, reason) => {
+                  if (evalSkipped.has(image)) return;
+                  evalSkipped.add(image);
+                  report.message(`note: skipping a valid image that does not decode (${evalSkipped.size} so far; --strict stops instead): ${reason}`);
+                },
+              });
               return ev.map;
             }
           : null,
@@ -122,7 +133,8 @@ export async function trainBody(a: ParsedArgs, io: CommandIO): Promise<number> {
   }
   io.out(
     `stopped at iteration ${r.iteration} (${r.stopped}), seen ${r.seen}, avg loss ${r.avgLoss.toFixed(4)}` +
-      `${Number.isNaN(r.lastMap) ? '' : `, last mAP@0.5 ${(r.lastMap * 100).toFixed(2)}%`}; weights ${r.lastWeights ?? '(none written)'}, state ${r.lastState ?? '(none)'}\n`,
+      `${Number.isNaN(r.lastMap) ? '' : `, last mAP@0.5 ${(r.lastMap * 100).toFixed(2)}%`}; weights ${r.lastWeights ?? '(none written)'}, state ${r.lastState ?? '(none)'}` +
+      `${r.skippedImages > 0 ? `; ${r.skippedImages} image${r.skippedImages === 1 ? '' : 's'} skipped (they do not decode)` : ''}\n`,
   );
   if (r.stopped === 'interrupted') {
     if (r.lastState !== null) io.out(`resume with: ${resume(r.lastState)}\n`);

@@ -12,7 +12,8 @@ import sharp from 'sharp';
 
 import { noGrad } from '../autograd/grad-mode.js';
 import { scope } from '../tensor/memory.js';
-import { floatImageToU8, formatForFile, loadImage, writeFileAtomic, type FloatImage } from '../yolo/data/image.js';
+import { writeOutput } from '../io/output.js';
+import { floatImageToU8, formatForFile, loadImage, type FloatImage } from '../yolo/data/image.js';
 import { detectionLines, readClassNames, selectDetections, type DrawnDetection } from '../yolo/detect.js';
 import { networkBoxes } from '../yolo/net/detections.js';
 import { inputTensor, prepareImage } from '../yolo/net/input.js';
@@ -55,13 +56,14 @@ export async function testBody(a: ParsedArgs, io: CommandIO): Promise<void> {
   const jsonFile = a.optionalString('json');
   const size = sizeOverrides(a);
   const device = await a.device();
+  const maxPixels = a.int('max-pixels', 1, Number.MAX_SAFE_INTEGER);
 
   const names = readClassNames(dataFile);
-  const net = openNetwork(cfgFile, weightsFile, { device, ...size }).eval();
+  const net = openNetwork(cfgFile, weightsFile, { device, warn: (m) => io.err(`warning: ${m}\n`), ...size }).eval();
   const frames: JsonFrame[] = [];
 
   for (const [k, image] of images.entries()) {
-    const im = await loadImage(image);
+    const im = await loadImage(image, { maxPixels });
     const input = prepareImage(net, im);
     const t0 = performance.now();
     const { boxes, best } = scope(() =>
@@ -104,13 +106,13 @@ export async function testBody(a: ParsedArgs, io: CommandIO): Promise<void> {
       lines.push(`no detection above --thresh ${thresh} (${strongest})${why}. No image written.`);
     } else {
       const file = images.length === 1 ? out : outputName(out, image);
-      await writeFileAtomic(file, await drawDetections(im, drawn, boxes.classes, formatForFile(file)));
+      await writeOutput(file, await drawDetections(im, drawn, boxes.classes, formatForFile(file)));
       lines.push(`wrote ${file}`);
     }
     io.out(`${lines.join('\n')}\n`);
   }
   if (jsonFile !== undefined) {
-    await writeFileAtomic(jsonFile, `${JSON.stringify(frames, null, 1)}\n`);
+    await writeOutput(jsonFile, `${JSON.stringify(frames, null, 1)}\n`);
     io.out(`wrote ${jsonFile}\n`);
   }
 }

@@ -17,15 +17,13 @@
 // stream tensor by tensor: peak memory is one tensor's host copy (writer) or the tensors themselves
 // (reader), never a second copy of the whole file.
 //
-// Writes are atomic and durable: a temporary file in the destination folder, fsync, rename, then
-// an fsync of the folder. A failed write removes the temporary file and leaves the old file intact.
+// Writes go through writeOutput (src/io/output.ts): atomic and durable over a regular file (temporary
+// file, fsync, rename, folder fsync; a failed write leaves the old file intact).
 
-import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
-import { dirname, resolve } from 'node:path';
 import zlib from 'node:zlib';
+import { writeOutput } from '../io/output.js';
 import type { DeviceLike } from '../tensor/device.js';
 import { allocArray, type TypedArray } from '../tensor/dtype.js';
 import { fromHost } from '../tensor/ops/creation.js';
@@ -146,62 +144,6 @@ function swapInPlace(bytes: Uint8Array, width: number): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Atomic, durable writes.
-
-/**
- * Write `path` atomically: `write` fills a new temporary file in the same folder (opened exclusively),
- * which is then fsynced, closed and renamed over `path`; the folder is fsynced where the platform
- * allows. On any failure the temporary file is removed and the error rethrown; `path` is untouched.
- */
-export async function writeAtomic(path: string, write: (fh: FileHandle) => Promise<void>): Promise<void> {
-  const dest = resolve(path);
-  const dir = dirname(dest);
-  await mkdir(dir, { recursive: true });
-  const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  let fh: FileHandle | null = null;
-  try {
-    fh = await open(tmp, 'wx');
-    await write(fh);
-    await fh.sync();
-    await fh.close();
-    fh = null;
-    await rename(tmp, dest);
-  } catch (e) {
-    if (fh) await fh.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  // Make the rename itself durable. Some platforms/filesystems refuse to fsync a folder: the file
-  // is already complete and in place, so that is not an error.
-  try {
-    const d = await open(dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  } catch {
-    /* directory fsync unsupported */
-  }
-}
-
-/** `writeAtomic` for bytes already in memory. */
-export async function writeFileAtomicDurable(path: string, data: Uint8Array): Promise<void> {
-  await writeAtomic(path, async (fh) => {
-    await writeAll(fh, data);
-  });
-}
-
-async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
-  let done = 0;
-  while (done < bytes.length) {
-    const { bytesWritten } = await fh.write(bytes, done, Math.min(bytes.length - done, 1 << 30));
-    if (bytesWritten <= 0) throw new Error('write returned no progress');
-    done += bytesWritten;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Writer
 
 interface TableEntry {
@@ -279,11 +221,11 @@ export async function writeTensorFile(path: string, meta: unknown, tensors: Read
   const dataStart = align(PREAMBLE_BYTES + header.length);
   const zeros = new Uint8Array(ALIGN);
 
-  await writeAtomic(path, async (fh) => {
+  await writeOutput(path, async (sink) => {
     let crc = 0;
     const put = async (bytes: Uint8Array): Promise<void> => {
       crc = crc32(bytes, crc);
-      await writeAll(fh, bytes);
+      await sink(bytes);
     };
     await put(preamble);
     await put(header);
@@ -307,7 +249,7 @@ export async function writeTensorFile(path: string, meta: unknown, tensors: Read
     }
     const tail = Buffer.alloc(CRC_BYTES);
     tail.writeUInt32LE(crc >>> 0, 0);
-    await writeAll(fh, tail);
+    await sink(tail);
   });
 }
 

@@ -1,7 +1,8 @@
 // PyTorch float64 reference cases (format: shared torch-refs/README.md): load a case, run the op with
 // our library on a device, compare forward outputs and input gradients, report per tensor.
 
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { readInputText } from '../io/input.js';
 import { basename, join } from 'node:path';
 import { scope } from '../tensor/memory.js';
 import { fromHost } from '../tensor/ops/creation.js';
@@ -61,7 +62,7 @@ export interface CheckOptions {
 function loadCase(file: string): RefCase {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
+    parsed = JSON.parse(readInputText(file, 'reference case'));
   } catch (e) {
     throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
   }

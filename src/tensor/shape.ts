@@ -2,6 +2,13 @@
 
 export type Shape = readonly number[];
 
+/**
+ * Most elements one tensor may have: 2^31 − 1, the largest int32. Indices (argmax, max/min along a dim,
+ * one_hot, maxpool) are int32 and device kernels index with 32-bit integers, so a larger tensor is
+ * refused where it is created rather than wrapping an index later.
+ */
+export const MAX_ELEMENTS = 2 ** 31 - 1;
+
 export function sizeOf(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;
@@ -28,9 +35,18 @@ export function sameShape(a: Shape, b: Shape): boolean {
   return true;
 }
 
+/**
+ * The shape as a new array, checked: non-negative integer dims and at most MAX_ELEMENTS elements (an
+ * error naming `what` and the shape otherwise).
+ */
 export function checkShape(shape: Shape, what = 'shape'): number[] {
+  if (!Array.isArray(shape)) throw new Error(`${what}: expected a list of dimensions, got ${typeof shape}`);
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) throw new Error(`${what} ${shapeStr(shape)}: dimensions must be non-negative integers`);
+  }
+  const n = sizeOf(shape);
+  if (n > MAX_ELEMENTS) {
+    throw new Error(`${what} ${shapeStr(shape)}: ${n} elements, more than a tensor can hold (${MAX_ELEMENTS}, the int32 index limit)`);
   }
   return [...shape];
 }

@@ -5,7 +5,7 @@ import type { Device, DeviceLike } from './device.js';
 import { getDevice } from './device.js';
 import type { DType, TypedArray } from './dtype.js';
 import { countTensor, track, type Disposable } from './memory.js';
-import { contiguousStrides, shapeStr, sizeOf, type Shape } from './shape.js';
+import { checkShape, contiguousStrides, shapeStr, sizeOf, type Shape } from './shape.js';
 import { Storage } from './storage.js';
 import type { GradNode } from '../autograd/node.js';
 import * as ops from './ops/index.js';
@@ -35,6 +35,7 @@ export class Tensor implements Disposable {
   private disposed = false;
 
   constructor(storage: Storage, shape: Shape, strides?: Shape, offset = 0) {
+    checkShape(shape, 'tensor shape');
     this.storage = storage;
     this.shape = Object.freeze([...shape]);
     this.strides = Object.freeze(strides ? [...strides] : contiguousStrides(shape));
@@ -47,7 +48,8 @@ export class Tensor implements Disposable {
   /** A new contiguous tensor with uninitialised (zeroed on the CPU) contents. */
   static empty(shape: Shape, dtype: DType, device: DeviceLike): Tensor {
     const dev = getDevice(device);
-    return new Tensor(Storage.allocate(dev, dtype, sizeOf(shape)), shape);
+    // Checked before the allocation: a negative, fractional or too large shape never reaches the device.
+    return new Tensor(Storage.allocate(dev, dtype, sizeOf(checkShape(shape, 'tensor shape'))), shape);
   }
 
   get dtype(): DType {

@@ -192,7 +192,9 @@ function checkSize(what: string, w: number, h: number): void {
 
 /**
  * Darknet's letterbox rule: if `(float)netW/imageW < (float)netH/imageH` the width fills the net
- * (`newH = imageH*netW/imageW`, integer division), else the height does.
+ * (`newH = imageH*netW/imageW`, integer division), else the height does. The other side is at least 1
+ * pixel: for extreme aspect ratios (2000×4 into 416×416) Darknet's integer division gives 0, an empty
+ * image and a division by zero when boxes are mapped back.
  */
 export function letterboxSize(imageW: number, imageH: number, netW: number, netH: number): Letterbox {
   checkSize('letterboxSize(image)', imageW, imageH);
@@ -201,10 +203,10 @@ export function letterboxSize(imageW: number, imageH: number, netW: number, netH
   let newH: number;
   if (f(netW / imageW) < f(netH / imageH)) {
     newW = netW;
-    newH = Math.trunc((imageH * netW) / imageW);
+    newH = Math.max(1, Math.trunc((imageH * netW) / imageW));
   } else {
     newH = netH;
-    newW = Math.trunc((imageW * netH) / imageH);
+    newW = Math.max(1, Math.trunc((imageW * netH) / imageH));
   }
   return { newW, newH, dx: Math.trunc((netW - newW) / 2), dy: Math.trunc((netH - newH) / 2) };
 }

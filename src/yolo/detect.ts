@@ -8,10 +8,11 @@
 // get_network_boxes(thresh, relative) with the letterbox undone, do_nms_sort(nms), then for each box
 // (post-NMS array order) the classes whose probability is above the threshold.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 
 import { noGrad } from '../autograd/grad-mode.js';
+import { readInputText } from '../io/input.js';
 import type { DeviceLike } from '../tensor/device.js';
 import { scope } from '../tensor/memory.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -110,11 +111,7 @@ export function readClassNames(file: string): string[] {
 }
 
 function readText(file: string, what: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new Error(`${file}: cannot read the ${what}: ${(e as Error).message}`);
-  }
+  return readInputText(file, what);
 }
 
 function splitNames(text: string): string[] {

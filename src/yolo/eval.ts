@@ -32,7 +32,7 @@ import { fromHost } from '../tensor/ops/creation.js';
 import { narrow, reshape } from '../tensor/ops/views.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { relativeToPixels, toFloat32Box, toVocCorners, type Box } from './box.js';
-import { letterboxImage, loadImage, resizeImage, type FloatImage } from './data/image.js';
+import { ImageDecodeError, letterboxImage, loadImage, resizeImage, type FloatImage } from './data/image.js';
 import type { LabelBox } from './data/labels.js';
 import type { Detection } from './decode.js';
 import { evaluateDetections, type ApDefinition, type EvaluateOptions, type Evaluation, type GroundTruth, type MatchStyle, type ScoredDetection } from './map.js';
@@ -90,6 +90,14 @@ export interface DetectOptions {
   batch?: number;
   /** Called after each batch with (images done, total). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * An image that cannot be decoded (ImageDecodeError): 'fail' (default) rejects naming it; 'skip'
+   * leaves it out of the results (and so of the evaluation) and tells `onSkip`.
+   */
+  undecodable?: 'fail' | 'skip';
+  onSkip?: (image: string, reason: string) => void;
+  /** Pixel limit of the image decode (default DEFAULT_MAX_PIXELS). */
+  maxPixels?: number;
 }
 
 export interface EvaluateDetectorOptions extends DetectOptions {
@@ -189,7 +197,11 @@ function checkOptions(opts: DetectOptions): { thresh: number; nms: number; batch
 export function fitImage(src: Pick<BoxSource, 'inputShape' | 'method'>, im: FloatImage, file: string): Float32Array {
   const [c, h, w] = src.inputShape;
   if (im.channels !== c) throw new Error(`${file}: the image has ${im.channels} channels, the network input ${c}×${h}×${w} needs ${c}`);
-  return (src.method === 'letterbox' ? letterboxImage(im, w, h).image : resizeImage(im, w, h)).data;
+  try {
+    return (src.method === 'letterbox' ? letterboxImage(im, w, h).image : resizeImage(im, w, h)).data;
+  } catch (e) {
+    throw new Error(`${file} (${im.width}x${im.height}): ${(e as Error).message}`);
+  }
 }
 
 interface LoadedBatch {
@@ -197,14 +209,21 @@ interface LoadedBatch {
   inputs: Float32Array;
 }
 
-async function loadBatch(src: BoxSource, items: readonly EvalItem[]): Promise<LoadedBatch> {
+async function loadBatch(src: BoxSource, items: readonly EvalItem[], opts: DetectOptions): Promise<LoadedBatch> {
   const [c, h, w] = src.inputShape;
   const per = c * h * w;
-  const inputs = new Float32Array(items.length * per);
-  const ims = await Promise.all(items.map((it) => loadImage(it.image)));
-  const frames = ims.map((im, k) => {
-    inputs.set(fitImage(src, im, items[k]!.image), k * per);
-    return { image: items[k]!.image, width: im.width, height: im.height };
+  const decode = opts.maxPixels === undefined ? {} : { maxPixels: opts.maxPixels };
+  const settled = await Promise.allSettled(items.map((it) => loadImage(it.image, decode)));
+  const kept: { im: FloatImage; image: string }[] = [];
+  settled.forEach((r, k) => {
+    if (r.status === 'fulfilled') kept.push({ im: r.value, image: items[k]!.image });
+    else if (opts.undecodable === 'skip' && r.reason instanceof ImageDecodeError) opts.onSkip?.(items[k]!.image, r.reason.message);
+    else throw r.reason;
+  });
+  const inputs = new Float32Array(kept.length * per);
+  const frames = kept.map(({ im, image }, k) => {
+    inputs.set(fitImage(src, im, image), k * per);
+    return { image, width: im.width, height: im.height };
   });
   return { frames, inputs };
 }
@@ -218,7 +237,7 @@ export async function detectImages(net: Network | BoxSource, items: readonly Eva
   const src = asSource(net);
   const out: ImageDetections[] = [];
   const load = (start: number): Promise<LoadedBatch> => {
-    const p = loadBatch(src, items.slice(start, start + batch));
+    const p = loadBatch(src, items.slice(start, start + batch), opts);
     p.catch(() => undefined); // awaited below; this only keeps an early exit from leaving it unhandled
     return p;
   };
@@ -226,10 +245,11 @@ export async function detectImages(net: Network | BoxSource, items: readonly Eva
   for (let start = 0; next !== null; start += batch) {
     const cur = await next;
     next = start + batch < items.length ? load(start + batch) : null;
+    if (cur.frames.length === 0) continue;
     const cands = src.candidates(cur.inputs, cur.frames, thresh);
     if (cands.length !== cur.frames.length) throw new Error(`detect: the box source returned ${cands.length} candidate lists for ${cur.frames.length} images`);
     cur.frames.forEach((fr, k) => out.push({ ...fr, detections: suppress(cands[k]!, src.classes, nms) }));
-    opts.onProgress?.(out.length, items.length);
+    opts.onProgress?.(Math.min(items.length, start + batch), items.length);
   }
   return out;
 }
@@ -293,10 +313,17 @@ export function evaluateImageDetections(results: readonly ImageDetections[], ite
   return evaluateDetections(toScoredDetections(results), toGroundTruths(items, sizes), evaluateOptions(opts));
 }
 
-/** detectImages + evaluateDetections with the items' boxes as ground truth. */
+/** detectImages + evaluateDetections with the items' boxes as ground truth (skipped images left out of both). */
 export async function evaluateDetector(net: Network | BoxSource, items: readonly EvalItem[], opts: EvaluateDetectorOptions): Promise<Evaluation> {
   const results = await detectImages(net, items, opts);
-  return evaluateImageDetections(results, items, opts);
+  return evaluateImageDetections(results, detectedItems(items, results), opts);
+}
+
+/** The items whose image has results (all of them unless undecodable images were skipped). */
+export function detectedItems<T extends EvalItem>(items: readonly T[], results: readonly ImageDetections[]): T[] {
+  if (results.length === items.length) return [...items];
+  const done = new Set(results.map((r) => r.image));
+  return items.filter((it) => done.has(it.image));
 }
 
 // ---------------------------------------------------------------------------------------------

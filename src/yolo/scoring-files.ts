@@ -11,7 +11,8 @@
 // Boxes are kept exactly as written, neither clipped nor converted, so the box rules of box-rules.ts
 // compare them as the scorers do. Bad input is an error naming the file and the entry or line.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { InputFileError, readInputText } from '../io/input.js';
 import { join } from 'node:path';
 
 import type { Corners } from './box.js';
@@ -45,9 +46,10 @@ function isNum(v: unknown): v is number {
 function readJson(file: string, what: string): unknown {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    // COCO annotation files run to hundreds of MB (instances_train2017.json: 450 MB).
+    text = readInputText(file, what, 1024 * 2 ** 20);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') fail(file, `${what} not found`);
+    if (e instanceof InputFileError && e.code === 'ENOENT') fail(file, `${what} not found`);
     throw e;
   }
   try {
@@ -100,7 +102,7 @@ export function readVocScoring(set: VocSetSpec, resultsDir: string, names: reado
   if (!existsSync(setFile)) fail(setFile, 'VOC image set not found');
   const images: string[] = [];
   const lineOf = new Map<string, number>();
-  readFileSync(setFile, 'utf8')
+  readInputText(setFile, 'VOC image set file')
     .split(/\r?\n/)
     .forEach((raw, k) => {
       const id = raw.trim();
@@ -115,7 +117,7 @@ export function readVocScoring(set: VocSetSpec, resultsDir: string, names: reado
   for (const id of images) {
     const xml = join(set.root, 'Annotations', `${id}.xml`);
     if (!existsSync(xml)) fail(`${setFile}:${lineOf.get(id)}`, `annotation not found: ${xml}`);
-    for (const o of parseVocXml(readFileSync(xml, 'utf8'), xml).objects) {
+    for (const o of parseVocXml(readInputText(xml, 'VOC annotation file'), xml).objects) {
       const classId = classOf.get(o.name);
       if (classId === undefined) continue;
       const t: GroundTruth<Corners> = { image: id, classId, box: { x1: o.xmin, y1: o.ymin, x2: o.xmax, y2: o.ymax } };
@@ -128,7 +130,7 @@ export function readVocScoring(set: VocSetSpec, resultsDir: string, names: reado
   comp4FileNames(names).forEach((name, classId) => {
     const file = join(resultsDir, name);
     if (!existsSync(file)) fail(file, `comp4 results of class ${JSON.stringify(names[classId])} not found`);
-    readFileSync(file, 'utf8')
+    readInputText(file, 'comp4 results file', 1024 * 2 ** 20)
       .split(/\r?\n/)
       .forEach((raw, k) => {
         const line = raw.trim();

@@ -43,8 +43,26 @@ export abstract class Optimizer {
 
   protected abstract update(p: Tensor, g: Tensor, group: ParamGroup, lr: number): void;
 
+  /**
+   * Throws (naming the parameter) when a parameter, its gradient or one of its state tensors was
+   * disposed: an update would write into memory that may already belong to another tensor.
+   */
+  private checkAlive(): void {
+    this.groups.forEach((group, gi) => {
+      group.params.forEach((p, pi) => {
+        const which = `optimizer.step: parameter ${pi} of group ${gi} (tensor #${p.id} [${p.shape.join(', ')}])`;
+        if (p.isDisposed) throw new Error(`${which} was disposed (use after dispose)`);
+        if (p.grad?.isDisposed) throw new Error(`${which}: its gradient #${p.grad.id} was disposed (use after dispose)`);
+        for (const [key, t] of this.slots.get(p) ?? []) {
+          if (t.isDisposed) throw new Error(`${which}: its optimiser slot '${key}' (#${t.id}) was disposed (use after dispose)`);
+        }
+      });
+    });
+  }
+
   /** Apply one update to every parameter that has a gradient. */
   step(): void {
+    this.checkAlive();
     this.stepCount++;
     noGrad(() => {
       for (const group of this.groups) {

@@ -18,6 +18,22 @@ registerKernel<CopyKernel>('copy', 'cpu', (out, x) => {
   loop(out.storage.cpuArray, out.offset, [x.storage.cpuArray], [x.offset], out.shape, [out.strides, x.strides], []);
 });
 
+/**
+ * A float → int32 conversion truncates toward zero; a value that is NaN, infinite or outside the int32
+ * range after truncation has no int32 and is an error (naming the op, the first such value and its
+ * position) instead of a wrapped or zeroed element. Checked on the host, before the kernel runs.
+ */
+function checkInt32Values(op: string, x: Tensor): void {
+  if (x.dtype === 'int32' || x.size === 0) return;
+  const v = x.data();
+  for (let i = 0; i < v.length; i++) {
+    const t = Math.trunc(v[i]!);
+    if (!(t >= -2147483648 && t <= 2147483647)) {
+      throw new Error(`${op}: element ${i} of ${shapeStr(x.shape)} is ${v[i]}, which has no int32 value (int32 holds -2147483648..2147483647)`);
+    }
+  }
+}
+
 function copyKernel(out: Tensor, x: Tensor): void {
   if (out.size === 0) return;
   getKernel<CopyKernel>('copy', out.device.name)(out, x);
@@ -29,6 +45,7 @@ export function copyInto(dst: Tensor, src: Tensor): void {
   src.assertAlive('copyInto');
   if (!sameShape(dst.shape, src.shape)) throw new Error(`copyInto: shape ${shapeStr(src.shape)} into ${shapeStr(dst.shape)}`);
   if (dst.device !== src.device) throw new Error(`copyInto: source on '${src.device.name}', destination on '${dst.device.name}'`);
+  if (dst.dtype === 'int32') checkInt32Values('copyInto', src);
   copyKernel(dst, src);
 }
 
@@ -51,6 +68,7 @@ export function clone(x: Tensor): Tensor {
 export function cast(x: Tensor, dtype: DType): Tensor {
   x.assertAlive('cast');
   if (x.dtype === dtype) return x;
+  if (dtype === 'int32') checkInt32Values('cast', x);
   const out = Tensor.empty(x.shape, dtype, x.device);
   copyKernel(out, x);
   if (dtype === 'int32') return out;

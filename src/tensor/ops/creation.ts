@@ -112,8 +112,15 @@ export function tensor(data: unknown, opts?: CreateOptions & { shape?: Shape }):
 
 /** Wrap a host typed array's values (copied) into a tensor on `opts.device`. */
 export function fromHost(host: TypedArray, shape: Shape, opts?: CreateOptions): Tensor {
+  if (!(host instanceof Float32Array || host instanceof Float64Array || host instanceof Int32Array)) {
+    throw new Error(`fromHost(): data must be a Float32Array, Float64Array or Int32Array, got ${(host as object)?.constructor?.name ?? typeof host}`);
+  }
+  const dims = checkShape(shape, 'fromHost(): shape');
+  if (host.length !== sizeOf(dims)) {
+    throw new Error(`fromHost(): ${host.length} values for shape ${shapeStr(dims)} (${sizeOf(dims)} elements)`);
+  }
   const dev = getDevice(opts?.device ?? cpu);
-  const t = Tensor.empty(shape, dtypeOfArray(host), dev);
+  const t = Tensor.empty(dims, dtypeOfArray(host), dev);
   if (host.length > 0) dev.write(t.storage.handle, t.dtype, 0, host);
   return finish(t, opts);
 }
@@ -124,8 +131,12 @@ export function arange(start: number, end?: number, step = 1, opts?: CreateOptio
     end = start;
     start = 0;
   }
+  if (!(Number.isFinite(start) && Number.isFinite(end) && Number.isFinite(step))) {
+    throw new Error(`arange(${start}, ${end}, ${step}): start, end and step must be finite numbers`);
+  }
   if (step === 0) throw new Error('arange(): step must be non-zero');
   const n = Math.max(0, Math.ceil((end - start) / step));
+  checkShape([n], `arange(${start}, ${end}, ${step})`);
   const host = allocArray(opts?.dtype ?? 'float32', n);
   for (let i = 0; i < n; i++) host[i] = start + i * step;
   return fromHost(host, [n], opts);

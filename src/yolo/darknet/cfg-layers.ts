@@ -112,6 +112,10 @@ const maxpool: SectionSpec<'maxpool'> = {
     if (w + padding < size || h + padding < size) {
       o.fail('size', `size=${size} is larger than the padded input ${h + padding}×${w + padding} (input ${c}×${h}×${w}, padding ${padding})`);
     }
+    // Darknet accepts any size (its default padding grows with it), but a window larger than the input
+    // only repeats the input's maximum at size² cost per output: size=100000 runs for minutes. A window
+    // up to twice the input's longer side passes (size=2 on the 1×1 maps of small inputs is common).
+    if (size > 2 * Math.max(w, h)) o.fail('size', `size=${size} is more than twice the input ${c}×${h}×${w}; such a window only repeats the input's maximum`);
     const outW = Math.trunc((w + padding - size) / stride) + 1;
     const outH = Math.trunc((h + padding - size) / stride) + 1;
     return { size, stride, padding, shape: shape(w, h, c, outW, outH, c, w * h * c, outW * outH * c) };

@@ -10,7 +10,7 @@
 // section or key, bad value, impossible geometry, wrong filter count before [region]/[detection])
 // is one DarknetCfgError naming file:line.
 
-import { readFileSync } from 'node:fs';
+import { InputFileError, readInputText } from '../../io/input.js';
 
 import { DARKNET_ONLY_SECTIONS, SECTION_TABLE, type BuildContext, type LayerInput } from './cfg-layers.js';
 import { readNetOptions } from './cfg-net.js';
@@ -18,6 +18,8 @@ import { SectionOptions } from './cfg-options.js';
 import { lexCfg, type RawEntry, type RawSection } from './cfg-text.js';
 import type { CommonLayerOptions, DarknetLayer, DarknetNetwork, LayerShape, SectionSource, TensorSpec } from './cfg-types.js';
 import { DarknetCfgError } from './errors.js';
+import { MAX_ELEMENTS } from '../../tensor/shape.js';
+import { formatBytes } from './cfg-memory.js';
 
 export type * from './cfg-types.js';
 export { ACTIVATIONS } from './cfg-types.js';
@@ -82,15 +84,18 @@ export function parseCfg(text: string, options: ParseCfgOptions = {}): DarknetNe
   };
 }
 
+/** The text of a .cfg file (a bounded read); a DarknetCfgError naming the path when it cannot be read. */
+export function readCfgText(path: string): string {
+  try {
+    return readInputText(path, 'cfg file');
+  } catch (e) {
+    throw e instanceof InputFileError ? new DarknetCfgError(path, 0, `cannot read the cfg file: ${e.reason}`) : e;
+  }
+}
+
 /** Reads and parses a .cfg file; messages name it by `path` as given unless `options.file` is set. */
 export function readCfgFile(path: string, options: ParseCfgOptions = {}): DarknetNetwork {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new DarknetCfgError(path, 0, `cannot read the cfg file: ${(e as Error).message}`);
-  }
-  return parseCfg(text, { ...options, file: options.file ?? path });
+  return parseCfg(readCfgText(path), { ...options, file: options.file ?? path });
 }
 
 /** Human-readable one-line-per-layer summary, in the spirit of Darknet's own printout. */
@@ -146,6 +151,7 @@ function buildLayer(file: string, section: RawSection, ctx: BuildContext): Darkn
   checkShape(o, fields.shape);
   const partial = { ...fields, type: spec.type, index: ctx.index, source: sourceOf(file, section, o), common };
   const tensors = (spec.tensors as (l: DarknetLayer) => TensorSpec[])({ ...partial, out: [0, 0, 0], tensors: [], paramCount: 0 } as DarknetLayer);
+  checkTensors(o, tensors);
   const s = fields.shape;
   const image = s.outC * s.outH * s.outW;
   const out: [number, number, number] = image > 0 && image === s.outputs ? [s.outC, s.outH, s.outW] : [s.outputs, 1, 1];
@@ -155,4 +161,15 @@ function buildLayer(file: string, section: RawSection, ctx: BuildContext): Darkn
 function checkShape(o: SectionOptions, s: LayerShape): void {
   if (!(s.outputs > 0)) o.fail(null, `produces no outputs (input ${s.c}×${s.h}×${s.w}, ${s.inputs} values)`);
   if (!Number.isSafeInteger(s.outputs)) o.fail(null, `output size ${s.outputs} is too large`);
+  if (s.outputs > MAX_ELEMENTS) {
+    o.fail(null, `output of ${s.outputs} values per image (${s.outC}×${s.outH}×${s.outW}, ${formatBytes(s.outputs * 4)} as float32) is more than one tensor can hold (${MAX_ELEMENTS} values)`);
+  }
+}
+
+function checkTensors(o: SectionOptions, tensors: readonly TensorSpec[]): void {
+  for (const t of tensors) {
+    if (!(Number.isSafeInteger(t.count) && t.count <= MAX_ELEMENTS)) {
+      o.fail(null, `its '${t.name}' would hold ${t.count} values (${formatBytes(t.count * 4)} as float32), more than one tensor can hold (${MAX_ELEMENTS} values)`);
+    }
+  }
 }

@@ -16,10 +16,9 @@
 // Loaded values are plain Float32Arrays, one per tensor, in Darknet's order inside the tensor
 // (conv [filter][in_channel][ky][kx], connected [output][input], local [location][filter][c][ky][kx]).
 
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
-import { writeFileAtomic } from './atomic-write.js';
+import { writeOutput } from '../../io/output.js';
 import type { DarknetLayer, DarknetNetwork, TensorName } from './cfg-types.js';
 import { DarknetWeightsError } from './errors.js';
 
@@ -139,6 +138,11 @@ export interface ReadWeightsOptions {
    * then be longer than needed (e.g. a full net's weights loaded into the first layers of another cfg).
    */
   readonly upTo?: number;
+  /**
+   * Size of the whole file when `bytes` holds only its first part (a bounded read): the length checks
+   * use it. Default: bytes.byteLength.
+   */
+  readonly fileSize?: number;
 }
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -196,7 +200,7 @@ export function readWeights(bytes: Uint8Array, net: DarknetNetwork, options: Rea
   const file = options.file ?? '<weights>';
   const header = readWeightsHeader(bytes, file);
   const layout = weightsLayout(net, { mode: 'load', header, ...(options.upTo === undefined ? {} : { upTo: options.upTo }) });
-  const actual = bytes.byteLength;
+  const actual = options.fileSize ?? bytes.byteLength;
   const floats = (layout.totalBytes - layout.headerBytes) / 4;
   const what = `${net.file}${options.upTo === undefined ? '' : ` (layers 0..${options.upTo - 1})`}`;
   if (actual < layout.totalBytes) {
@@ -206,6 +210,9 @@ export function readWeights(bytes: Uint8Array, net: DarknetNetwork, options: Rea
       file,
       `too short for ${what}: expected ${layout.totalBytes} bytes (${layout.headerBytes}-byte header + ${floats} floats), got ${actual} (${layout.totalBytes - actual} missing)${where}`,
     );
+  }
+  if (bytes.byteLength < layout.totalBytes) {
+    throw new DarknetWeightsError(file, `only ${bytes.byteLength} of its ${actual} bytes could be read (expected ${layout.totalBytes})`);
   }
   if (options.upTo === undefined && actual > layout.totalBytes) {
     throw new DarknetWeightsError(
@@ -282,6 +289,29 @@ export function writeWeights(w: DarknetWeights, net: DarknetNetwork, options: Wr
   return out;
 }
 
+/**
+ * One line per layer whose loaded values hold NaN or ±Infinity (a damaged or diverged file): the layer,
+ * its cfg line, and how many values of which tensor. Empty when every value is finite.
+ */
+export function nonFiniteWeights(w: DarknetWeights, net: DarknetNetwork): string[] {
+  const out: string[] = [];
+  for (const lw of w.layers) {
+    const parts: string[] = [];
+    for (const name of ['biases', 'scales', 'rollingMean', 'rollingVariance', 'weights'] as const) {
+      const a = lw[name];
+      if (a === null) continue;
+      let bad = 0;
+      for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) bad++;
+      if (bad > 0) parts.push(`${bad} of ${a.length} '${name}'`);
+    }
+    if (parts.length === 0) continue;
+    const l = net.layers[lw.layerIndex];
+    const where = l === undefined ? '' : ` at ${net.file}:${l.source.line}`;
+    out.push(`layer ${lw.layerIndex} [${lw.type}]${where}: ${parts.join(', ')} values are NaN or infinite`);
+  }
+  return out;
+}
+
 /** The layers with index < upTo (what a partial save keeps). */
 export function sliceWeights(w: DarknetWeights, upTo: number): DarknetWeights {
   return { header: { ...w.header }, layers: w.layers.filter((l) => l.layerIndex < upTo) };
@@ -292,28 +322,57 @@ export function layerWeights(w: DarknetWeights, index: number): LayerWeights | u
   return w.layers.find((l) => l.layerIndex === index);
 }
 
-export async function readWeightsFile(path: string, net: DarknetNetwork, options: Omit<ReadWeightsOptions, 'file'> = {}): Promise<DarknetWeights> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new DarknetWeightsError(path, `cannot read the weights file: ${(e as Error).message}`);
-  }
-  return readWeights(bytes, net, { ...options, file: path });
+export async function readWeightsFile(path: string, net: DarknetNetwork, options: Omit<ReadWeightsOptions, 'file' | 'fileSize'> = {}): Promise<DarknetWeights> {
+  return readWeightsFileSync(path, net, options);
 }
 
-/** readWeightsFile, synchronously (network construction). */
-export function readWeightsFileSync(path: string, net: DarknetNetwork, options: Omit<ReadWeightsOptions, 'file'> = {}): DarknetWeights {
-  let bytes: Uint8Array;
+/**
+ * The bytes of a weights file for `net`, bounded by what the cfg needs: a regular file is read up to
+ * the largest layout its header can ask for (its real size goes to the length checks); anything else
+ * (a FIFO, /dev/zero) is read up to one byte more than that, so an endless input stops at once.
+ */
+function readWeightsBytes(path: string, net: DarknetNetwork, upTo: number | undefined): { bytes: Uint8Array; size: number } {
+  const fail = (why: string): never => {
+    throw new DarknetWeightsError(path, `cannot read the weights file: ${why}`);
+  };
+  let fd = -1;
   try {
-    bytes = readFileSync(path);
+    fd = openSync(path, 'r');
   } catch (e) {
-    throw new DarknetWeightsError(path, `cannot read the weights file: ${(e as Error).message}`);
+    fail((e as Error).message);
   }
-  return readWeights(bytes, net, { ...options, file: path });
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) fail('it is a folder');
+    // The 8-byte `seen` header gives the longer layout of the two.
+    const most = weightsLayout(net, { mode: 'load', header: defaultHeader(), ...(upTo === undefined ? {} : { upTo }) }).totalBytes;
+    const want = st.isFile() ? Math.min(st.size, most) : most + 1;
+    const bytes = new Uint8Array(want);
+    let done = 0;
+    while (done < want) {
+      const n = readSync(fd, bytes, done, Math.min(want - done, 1 << 30), st.isFile() ? done : null);
+      if (n <= 0) break;
+      done += n;
+    }
+    if (!st.isFile() && done > most && upTo === undefined) {
+      fail(`it is not a regular file and gives more than the ${most} bytes a weights file for ${net.file} can hold`);
+    }
+    return { bytes: bytes.subarray(0, Math.min(done, most)), size: st.isFile() ? st.size : done };
+  } catch (e) {
+    if (e instanceof DarknetWeightsError) throw e;
+    return fail((e as Error).message);
+  } finally {
+    closeSync(fd);
+  }
 }
 
-/** Writes atomically (temporary file + rename). */
+/** Reads a .weights file for `net` (bounded, see readWeightsBytes) and parses it. */
+export function readWeightsFileSync(path: string, net: DarknetNetwork, options: Omit<ReadWeightsOptions, 'file' | 'fileSize'> = {}): DarknetWeights {
+  const { bytes, size } = readWeightsBytes(path, net, options.upTo);
+  return readWeights(bytes, net, { ...options, file: path, fileSize: size });
+}
+
+/** Writes the file through writeOutput (atomic over a regular file). */
 export async function writeWeightsFile(path: string, w: DarknetWeights, net: DarknetNetwork, options: WriteWeightsOptions = {}): Promise<void> {
-  await writeFileAtomic(path, writeWeights(w, net, { ...options, file: options.file ?? path }));
+  await writeOutput(path, writeWeights(w, net, { ...options, file: options.file ?? path }));
 }

@@ -6,7 +6,7 @@
 // (Darknet's coco.names order), unless a class list is given, which then selects and orders them by name.
 // Crowd annotations (`iscrowd = 1`) are left out unless asked for.
 
-import { readFileSync } from 'node:fs';
+import { InputFileError, readInputText } from '../../io/input.js';
 import { join, resolve } from 'node:path';
 import { DataError, DataIssue, type Dataset, type DatasetItem, type LabelBox } from './labels.js';
 import { writeYoloDataset, type ImageMode, type WrittenDataset } from './write.js';
@@ -75,9 +75,10 @@ export function validateCoco(doc: unknown, file: string): CocoJson {
 export function readCocoJson(file: string): CocoJson {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    // instances_train2017.json is 450 MB; allow twice that.
+    text = readInputText(file, 'COCO annotation file', 1024 * 2 ** 20);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') fail(file, 'COCO annotation file not found');
+    if (e instanceof InputFileError && e.code === 'ENOENT') fail(file, 'COCO annotation file not found');
     throw e;
   }
   let doc: unknown;

@@ -3,16 +3,18 @@
 // An image is float32 CHW (`c*H*W + y*W + x`), 3 planes R, G, B, values u8/255 rounded once to
 // float32 (Darknet's `(float)(u8/255.)`). Decoding and encoding go through sharp (libvips,
 // libjpeg-turbo); its JPEG decode differs from Darknet's stb_image by a few 1/255 steps on some pixels.
+// Inputs are bounded: the raster formats of IMAGE_INPUT_FORMATS only, at most DEFAULT_MAX_PIXELS
+// pixels unless raised (checked from the header, before decoding), and a bounded file read.
 //
 // `resizeImage` reproduces Darknet's `resize_image` exactly in float32: a column pass then a row pass,
 // each output sample `(1−d)*p[i] + d*p[i+1]` with `scale = (float)(in−1)/(out−1)`, the last column and
 // the last row copying the last input column/row. Every float operation is rounded with Math.fround,
 // so the result equals the C code compiled without fused multiply-add.
 
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, extname } from 'node:path';
+import { extname } from 'node:path';
 import sharp from 'sharp';
+import { DEFAULT_MAX_PIXELS, INPUT_LIMITS, InputFileError, readInputBytes } from '../../io/input.js';
+import { writeOutput } from '../../io/output.js';
 import { letterboxSize, type Letterbox } from '../box.js';
 
 const f = Math.fround;
@@ -91,34 +93,115 @@ export function floatImageToU8(im: FloatImage): Uint8Array {
   return out;
 }
 
-/** Decodes JPEG/PNG/... bytes; `name` is used in error messages (usually the file name). */
-export async function decodeImageBuffer(bytes: Uint8Array, name: string): Promise<FloatImage> {
+/**
+ * The formats an image input may have: the raster formats Darknet reads (stb_image, or OpenCV in its
+ * OpenCV build) that sharp decodes. Vector and document formats (SVG, PDF) are refused: a few bytes of
+ * SVG can ask for gigabytes of pixels.
+ */
+export const IMAGE_INPUT_FORMATS: readonly string[] = ['jpeg', 'png', 'gif', 'webp', 'tiff'];
+
+export { DEFAULT_MAX_PIXELS };
+
+export interface DecodeOptions {
+  /** Pixel limit (width × height); default DEFAULT_MAX_PIXELS. */
+  maxPixels?: number;
+}
+
+/**
+ * An image file that exists but cannot be used: unreadable, empty, not an image, a format tsgrad does
+ * not read, damaged, or over the pixel limit. Training and evaluation skip such images (with a note);
+ * `data check` reports them.
+ */
+export class ImageDecodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImageDecodeError';
+  }
+}
+
+function errorText(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+}
+
+function maxPixelsOf(opts: DecodeOptions): number {
+  const m = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (!(Number.isSafeInteger(m) && m > 0)) throw new Error(`image decoding: maxPixels must be a positive integer, got ${m}`);
+  return m;
+}
+
+/** Width and height from the header (nothing decoded), checked against the format list and the pixel limit. */
+export async function checkImageHeader(bytes: Uint8Array, name: string, opts: DecodeOptions = {}): Promise<{ width: number; height: number; format: string }> {
+  const maxPixels = maxPixelsOf(opts);
+  if (bytes.length === 0) throw new ImageDecodeError(`cannot decode image ${name}: file is empty`);
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>["metadata"]>>;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    throw new ImageDecodeError(`cannot decode image ${name}: ${errorText(e)}`);
+  }
+  const format = String(meta.format ?? 'unknown');
+  if (!IMAGE_INPUT_FORMATS.includes(format)) {
+    throw new ImageDecodeError(`cannot decode image ${name}: ${format} is not an image format tsgrad reads (${IMAGE_INPUT_FORMATS.join(', ')})`);
+  }
+  const width = meta.width ?? 0;
+  const height = meta.height ?? 0;
+  if (!(width > 0 && height > 0)) throw new ImageDecodeError(`cannot decode image ${name}: empty image ${width}x${height}`);
+  if (width * height > maxPixels) {
+    throw new ImageDecodeError(
+      `image ${name} is ${width}x${height} = ${width * height} pixels, more than the limit of ${maxPixels} (a decompression bomb, or a very large image: raise the limit with --max-pixels)`,
+    );
+  }
+  return { width, height, format };
+}
+
+/** Decodes JPEG/PNG/GIF/WebP/TIFF bytes; `name` is used in messages (usually the file name). */
+export async function decodeImageBuffer(bytes: Uint8Array, name: string, opts: DecodeOptions = {}): Promise<FloatImage> {
+  const maxPixels = maxPixelsOf(opts);
+  await checkImageHeader(bytes, name, { maxPixels });
   let raw: { data: Buffer; info: { width: number; height: number; channels: number } };
   try {
-    // No auto-rotation (stb_image ignores EXIF orientation too); failOn 'warning' turns truncated
-    // or corrupt files into errors instead of partly grey images.
-    raw = await sharp(bytes, { failOn: 'warning' }).toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    // No auto-rotation (stb_image ignores EXIF orientation too). failOn 'error' is stb_image's
+    // tolerance: a JPEG with extraneous bytes before a marker (a libjpeg warning) loads, a truncated
+    // or corrupt one is an error instead of a partly grey image.
+    raw = await sharp(bytes, { failOn: 'error', limitInputPixels: maxPixels }).toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
-    throw new Error(`cannot decode image ${name}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new ImageDecodeError(`cannot decode image ${name}: ${errorText(e)}`);
   }
   const { width, height, channels } = raw.info;
-  if (!(width > 0 && height > 0)) throw new Error(`cannot decode image ${name}: empty image ${width}x${height}`);
+  if (!(width > 0 && height > 0)) throw new ImageDecodeError(`cannot decode image ${name}: empty image ${width}x${height}`);
   const pixels = new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength);
   return u8ToFloatImage(pixels, width, height, channels);
 }
 
-/** Reads and decodes an image file into float CHW RGB (u8/255). Errors name the file. */
-export async function loadImage(file: string): Promise<FloatImage> {
-  let bytes: Buffer;
+/** The bytes of an image file (bounded: INPUT_LIMITS.image). Errors name the file. */
+export function readImageBytes(file: string): Buffer {
   try {
-    bytes = await readFile(file);
+    return readInputBytes(file, 'image', INPUT_LIMITS.image);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new Error(`image file not found: ${file}`);
-    throw new Error(`cannot read image ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    if (e instanceof InputFileError && e.code === 'ENOENT') throw new ImageDecodeError(`image file not found: ${file}`);
+    throw new ImageDecodeError(e instanceof InputFileError ? `cannot read image ${file}: ${e.reason}` : errorText(e));
   }
-  if (bytes.length === 0) throw new Error(`cannot decode image ${file}: file is empty`);
-  return decodeImageBuffer(bytes, file);
+}
+
+/** Reads and decodes an image file into float CHW RGB (u8/255). Errors (ImageDecodeError) name the file. */
+export async function loadImage(file: string, opts: DecodeOptions = {}): Promise<FloatImage> {
+  return decodeImageBuffer(readImageBytes(file), file, opts);
+}
+
+/**
+ * Checks that an image file decodes (header, format, pixel limit, then every pixel) without building
+ * the float image. Returns its size; throws ImageDecodeError naming the file.
+ */
+export async function checkImageFile(file: string, opts: DecodeOptions = {}): Promise<{ width: number; height: number }> {
+  const bytes = readImageBytes(file);
+  const maxPixels = maxPixelsOf(opts);
+  const { width, height } = await checkImageHeader(bytes, file, { maxPixels });
+  try {
+    await sharp(bytes, { failOn: 'error', limitInputPixels: maxPixels }).raw().toBuffer();
+  } catch (e) {
+    throw new ImageDecodeError(`cannot decode image ${file}: ${errorText(e)}`);
+  }
+  return { width, height };
 }
 
 export type ImageFormat = 'png' | 'jpeg';
@@ -138,25 +221,10 @@ export async function encodeImage(im: FloatImage, format: ImageFormat, quality =
   return format === 'png' ? s.png().toBuffer() : s.jpeg({ quality, chromaSubsampling: '4:4:4' }).toBuffer();
 }
 
-let tempCounter = 0;
-
-/** Writes bytes atomically: a temporary file in the same folder, then rename. Creates the folder. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${tempCounter++}`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, file);
-  } catch (e) {
-    if (existsSync(tmp)) await rm(tmp, { force: true });
-    throw e;
-  }
-}
-
 /** Saves a float CHW image as PNG or JPEG (chosen by the extension), atomically. */
 export async function saveImage(im: FloatImage, file: string, quality = 92): Promise<void> {
   const bytes = await encodeImage(im, formatForFile(file), quality);
-  await writeFileAtomic(file, bytes);
+  await writeOutput(file, bytes);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,8 +13,9 @@
 // `strict` the first problem throws; otherwise the bad box (or the image whose file or label file is
 // missing) is skipped and counted.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { INPUT_LIMITS, readInputText } from '../../io/input.js';
 
 /** One ground-truth box: class id and centre/size relative to the image. */
 export interface LabelBox {
@@ -121,13 +122,14 @@ export function labelPathFor(imagePath: string): string {
   return parts.join('/');
 }
 
-function readText(file: string, what: string): string {
+/** Image lists can be long (millions of lines); every other data-set file is small text. */
+const LIST_LIMIT = 256 * 2 ** 20;
+
+function readText(file: string, what: string, maxBytes: number = INPUT_LIMITS.text): string {
   try {
-    return readFileSync(file, 'utf8');
+    return readInputText(file, what, maxBytes);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new DataError(`${what} not found: ${file}`);
-    throw new DataError(`cannot read ${what} ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new DataError(e instanceof Error ? e.message : String(e));
   }
 }
 
@@ -149,9 +151,13 @@ export interface DataConfig {
   values: Record<string, string>;
 }
 
-/** Parses the `key = value` lines of a .data file (text only; paths left as written). */
+/**
+ * Parses the `key = value` lines of a .data file (text only; paths left as written). A key given twice
+ * is an error (Darknet takes the last `train=` silently, so a stale line wins without a word).
+ */
 export function parseDataConfigText(text: string, file: string): Record<string, string> {
   const values: Record<string, string> = {};
+  const lineOf = new Map<string, number>();
   const ls = lines(text);
   for (let i = 0; i < ls.length; i++) {
     const line = ls[i]!.trim();
@@ -161,6 +167,9 @@ export function parseDataConfigText(text: string, file: string): Record<string, 
     const key = line.slice(0, eq).trim();
     const value = line.slice(eq + 1).trim();
     if (key === '') throw new DataError(new DataIssue(file, i + 1, `empty key in '${line}'`).toString());
+    const first = lineOf.get(key);
+    if (first !== undefined) throw new DataError(new DataIssue(file, i + 1, `key '${key}' given twice (first at line ${first})`).toString());
+    lineOf.set(key, i + 1);
     values[key] = value;
   }
   return values;
@@ -221,7 +230,7 @@ export interface ListedImage {
 /** The image paths of a list file (blank lines skipped), resolved with resolveDataPath. */
 export function readImageList(file: string): ListedImage[] {
   const out: ListedImage[] = [];
-  const ls = lines(readText(file, 'image list'));
+  const ls = lines(readText(file, 'image list', LIST_LIMIT));
   for (let i = 0; i < ls.length; i++) {
     const p = ls[i]!.trim();
     if (p !== '') out.push({ path: resolveDataPath(p, file), line: i + 1 });
@@ -233,6 +242,8 @@ export function readImageList(file: string): ListedImage[] {
 // Label files
 
 const INT = /^[+-]?\d+$/;
+/** A decimal number as Darknet's label reader (fscanf %f) takes it: no hex, no Infinity, no NaN. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /** Checks one label line; returns the box or the problem's message. */
 export function parseLabelLine(line: string, classes: number): LabelBox | string {
@@ -242,7 +253,7 @@ export function parseLabelLine(line: string, classes: number): LabelBox | string
   if (!INT.test(c)) return `malformed class id '${c}' (expected an integer)`;
   const nums = rest.map(Number);
   for (let k = 0; k < 4; k++) {
-    if (!Number.isFinite(nums[k]!) || rest[k]!.trim() === '') return `malformed number '${rest[k]}'`;
+    if (!DECIMAL.test(rest[k]!) || !Number.isFinite(nums[k]!)) return `malformed number '${rest[k]}' (expected a decimal number)`;
   }
   const cls = Number(c);
   const [x, y, w, h] = nums as [number, number, number, number];

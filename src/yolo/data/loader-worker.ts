@@ -3,13 +3,13 @@
 // worker keeps running. A 'close' message closes the port, which lets the thread exit.
 
 import { parentPort } from 'node:worker_threads';
-import { loadSample, type SampleJob } from './sample.js';
+import { isUndecodable, loadSample, type SampleJob } from './sample.js';
 
 export type WorkerRequest = { type: 'job'; id: number; job: SampleJob } | { type: 'close' };
 
 export type WorkerReply =
   | { type: 'done'; id: number; image: Float32Array; truth: Float32Array; count: number }
-  | { type: 'error'; id: number; message: string };
+  | { type: 'error'; id: number; message: string; undecodable: boolean };
 
 const port = parentPort;
 if (port === null) throw new Error('loader-worker.js must run in a worker thread');
@@ -25,7 +25,7 @@ port.on('message', (msg: WorkerRequest) => {
       port.postMessage(reply, [out.image.buffer as ArrayBuffer, out.truth.buffer as ArrayBuffer]);
     },
     (err: unknown) => {
-      const reply: WorkerReply = { type: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err) };
+      const reply: WorkerReply = { type: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err), undecodable: isUndecodable(err) };
       port.postMessage(reply);
     },
   );

@@ -10,6 +10,11 @@
 // Each batch: images Float32Array [B, 3, H, W] and truths Float32Array [B, maxBoxes·5] in Darknet's
 // region truth layout (x, y, w, h, class per box, zero-filled).
 //
+// An image that exists in the list but cannot be decoded (damaged, not an image, over the pixel limit)
+// fails the loader by default (`undecodable: 'fail'`). With 'skip' its slot takes the next item by index
+// (item + 1, + 2, ... modulo N) that decodes, with the same sample seed, so the batch is still a pure
+// function of (seed, index); `onSkip` hears of each such image once.
+//
 // Life cycle: `next()` returns batches in order (batch k for the k-th call); up to `prefetch` batches
 // are being prepared beyond those asked for. A failed sample (unreadable image, ...) fails the loader
 // when the consumer reaches its batch (the batches before it are still delivered, as the reference
@@ -22,7 +27,7 @@ import { Worker } from 'node:worker_threads';
 import { Rng } from '../../tensor/random.js';
 import type { DatasetItem } from './labels.js';
 import type { WorkerReply, WorkerRequest } from './loader-worker.js';
-import { loadSample, type SampleAugment, type SampleJob, type SampleOutput } from './sample.js';
+import { isUndecodable, loadSample, type SampleAugment, type SampleJob, type SampleOutput } from './sample.js';
 import { deriveSeed, SeedStream } from './seed.js';
 import { REGION_TRUTH_STRIDE } from './truth.js';
 
@@ -46,6 +51,18 @@ export interface LoaderOptions {
   prefetch?: number;
   /** Index of the first batch `next()` returns (to resume). Default 0. */
   startBatch?: number;
+  /** An image that cannot be decoded: 'fail' the loader (default) or 'skip' it (see the file comment). */
+  undecodable?: 'fail' | 'skip';
+  /** Called once per image skipped under undecodable 'skip', with the decoder's message. */
+  onSkip?: (image: string, reason: string) => void;
+  /** Pixel limit of the image decode (default DEFAULT_MAX_PIXELS). */
+  maxPixels?: number;
+}
+
+/** A sample's failure: the message, and whether the image itself is unusable (skippable). */
+interface SampleFailure {
+  message: string;
+  undecodable: boolean;
 }
 
 export interface Batch {
@@ -149,9 +166,54 @@ function newBatch(o: LoaderOptions, index: number, plan: SlotPlan[]): Batch {
   };
 }
 
-function jobFor(o: LoaderOptions, batch: Batch, slot: SlotPlan): SampleJob {
-  const item = o.items[slot.item]!;
-  return { image: item.image, boxes: item.boxes, seed: slot.seed, width: batch.width, height: batch.height, augment: o.augment, maxBoxes: batch.maxBoxes };
+function jobFor(o: LoaderOptions, batch: Batch, slot: SlotPlan, itemIndex: number = slot.item): SampleJob {
+  const item = o.items[itemIndex]!;
+  return {
+    image: item.image,
+    boxes: item.boxes,
+    seed: slot.seed,
+    width: batch.width,
+    height: batch.height,
+    augment: o.augment,
+    maxBoxes: batch.maxBoxes,
+    ...(o.maxPixels === undefined ? {} : { maxPixels: o.maxPixels }),
+  };
+}
+
+/**
+ * Images found undecodable under undecodable 'skip', and the replacement rule. Which item replaces
+ * which depends only on which images decode, never on timing: `knownBad` only saves decoding a bad
+ * image twice.
+ */
+class SkipList {
+  private readonly bad = new Map<string, string>();
+  constructor(private readonly o: LoaderOptions) {}
+  get size(): number {
+    return this.bad.size;
+  }
+  isBad(item: number): boolean {
+    return this.bad.has(this.o.items[item]!.image);
+  }
+  /** Records a bad image (onSkip on its first report). */
+  mark(item: number, reason: string): void {
+    const image = this.o.items[item]!.image;
+    if (this.bad.has(image)) return;
+    this.bad.set(image, reason);
+    this.o.onSkip?.(image, reason);
+  }
+  /**
+   * The item after `current` (cyclically, by index) not known to be bad, for a slot whose plan item
+   * was `start`; -1 once the scan is back at `start` (every item failed).
+   */
+  next(start: number, current: number): number {
+    const n = this.o.items.length;
+    for (let j = (current + 1) % n; j !== start; j = (j + 1) % n) if (!this.isBad(j)) return j;
+    return -1;
+  }
+}
+
+function allBadError(o: LoaderOptions): Error {
+  return new Error(`data loader: none of the ${o.items.length} images decodes (every one was skipped as undecodable)`);
 }
 
 function storeSample(batch: Batch, slot: number, out: SampleOutput): void {
@@ -166,15 +228,29 @@ function storeSample(batch: Batch, slot: number, out: SampleOutput): void {
 export async function loadBatchDirect(o: LoaderOptions, index: number): Promise<Batch> {
   const plan = planBatch(o, index);
   const batch = newBatch(o, index, plan);
+  const skips = new SkipList(o);
   for (let s = 0; s < plan.length; s++) {
-    const job = jobFor(o, batch, plan[s]!);
-    let out: SampleOutput;
-    try {
-      out = await loadSample(job);
-    } catch (e) {
-      throw new Error(`data loader: batch ${index} slot ${s} (${job.image}): ${e instanceof Error ? e.message : String(e)}`);
+    const start = plan[s]!.item;
+    let item = start;
+    for (;;) {
+      const job = jobFor(o, batch, plan[s]!, item);
+      let out: SampleOutput;
+      try {
+        out = await loadSample(job);
+      } catch (e) {
+        const message = e instanceof Error ? e.message : String(e);
+        if (o.undecodable === 'skip' && isUndecodable(e)) {
+          skips.mark(item, message);
+          item = skips.next(start, item);
+          if (item < 0) throw allBadError(o);
+          continue;
+        }
+        throw new Error(`data loader: batch ${index} slot ${s} (${job.image}): ${message}`);
+      }
+      batch.paths[s] = job.image;
+      storeSample(batch, s, out);
+      break;
     }
-    storeSample(batch, s, out);
   }
   return batch;
 }
@@ -190,6 +266,9 @@ interface QueuedJob {
   id: number;
   batchIndex: number;
   slot: number;
+  /** The slot's planned item, and the item the job loads (the planned one, or its replacement). */
+  start: number;
+  item: number;
   job: SampleJob;
 }
 
@@ -226,11 +305,13 @@ export class BatchLoader {
   private closed = false;
   private closing: Promise<void> | null = null;
   private inlineBusy = false;
+  private readonly skips: SkipList;
 
   constructor(opts: LoaderOptions) {
     checkOptions(opts);
     this.opts = opts;
     this.order = new EpochOrder(opts.items.length, opts.seed, opts.shuffle ?? true);
+    this.skips = new SkipList(opts);
     this.prefetch = Math.max(0, opts.prefetch ?? 2);
     this.nextSchedule = opts.startBatch ?? 0;
     this.nextHandOut = this.nextSchedule;
@@ -286,6 +367,11 @@ export class BatchLoader {
     return this.building.size;
   }
 
+  /** Images skipped as undecodable so far (undecodable 'skip'). */
+  get skipped(): number {
+    return this.skips.size;
+  }
+
   /** Worker threads that have not exited yet. */
   get liveWorkers(): number {
     return this.workers.filter((w) => !w.exited).length;
@@ -323,7 +409,7 @@ export class BatchLoader {
       const plan = planWith(this.order, this.opts, index);
       const batch = newBatch(this.opts, index, plan);
       this.building.set(index, { batch, remaining: plan.length, errors: new Map() });
-      plan.forEach((slot, s) => this.queue.push({ id: this.nextJobId++, batchIndex: index, slot: s, job: jobFor(this.opts, batch, slot) }));
+      plan.forEach((slot, s) => this.queue.push({ id: this.nextJobId++, batchIndex: index, slot: s, start: slot.item, item: slot.item, job: jobFor(this.opts, batch, slot) }));
     }
     if (this.workers.length === 0) {
       void this.runInline();
@@ -347,11 +433,11 @@ export class BatchLoader {
     try {
       while (this.queue.length > 0 && this.failure === null && !this.closed) {
         const q = this.queue.shift()!;
-        let out: SampleOutput | string;
+        let out: SampleOutput | SampleFailure;
         try {
           out = await loadSample(q.job);
         } catch (e) {
-          out = e instanceof Error ? e.message : String(e);
+          out = { message: e instanceof Error ? e.message : String(e), undecodable: isUndecodable(e) };
         }
         this.complete(q, out);
       }
@@ -365,7 +451,7 @@ export class BatchLoader {
     if (q === undefined) return;
     w.inflight.delete(msg.id);
     if (this.failure !== null || this.closed) return;
-    this.complete(q, msg.type === 'error' ? msg.message : { image: msg.image, truth: msg.truth, count: msg.count });
+    this.complete(q, msg.type === 'error' ? { message: msg.message, undecodable: msg.undecodable } : { image: msg.image, truth: msg.truth, count: msg.count });
     this.pump();
   }
 
@@ -374,12 +460,25 @@ export class BatchLoader {
    * waiter or the ready map; a batch with failed samples fails with its lowest slot's error (as the
    * in-thread reference would), raised when the consumer reaches that batch.
    */
-  private complete(q: QueuedJob, out: SampleOutput | string): void {
+  private complete(q: QueuedJob, out: SampleOutput | SampleFailure): void {
     const pending = this.building.get(q.batchIndex);
     if (pending === undefined) return;
-    if (typeof out === 'string') {
-      pending.errors.set(q.slot, out);
+    if ('message' in out) {
+      if (out.undecodable && this.opts.undecodable === 'skip') {
+        this.skips.mark(q.item, out.message);
+        const item = this.skips.next(q.start, q.item);
+        if (item < 0) {
+          this.fail(allBadError(this.opts));
+          return;
+        }
+        // The slot tries the next item, ahead of the other queued jobs (its batch is the oldest).
+        this.queue.unshift({ ...q, id: this.nextJobId++, item, job: { ...q.job, image: this.opts.items[item]!.image, boxes: this.opts.items[item]!.boxes } });
+        if (this.workers.length === 0) void this.runInline();
+        return;
+      }
+      pending.errors.set(q.slot, out.message);
     } else {
+      pending.batch.paths[q.slot] = q.job.image;
       try {
         storeSample(pending.batch, q.slot, out);
       } catch (e) {

@@ -4,7 +4,7 @@
 
 import { Rng } from '../../tensor/random.js';
 import { augmentSample, type AugmentOptions } from './augment.js';
-import { loadImage } from './image.js';
+import { ImageDecodeError, loadImage } from './image.js';
 import type { LabelBox } from './labels.js';
 import { fillRegionTruth, REGION_TRUTH_STRIDE } from './truth.js';
 
@@ -19,6 +19,8 @@ export interface SampleJob {
   height: number;
   augment: SampleAugment;
   maxBoxes: number;
+  /** Pixel limit of the decode (default DEFAULT_MAX_PIXELS). */
+  maxPixels?: number;
 }
 
 export interface SampleOutput {
@@ -30,8 +32,13 @@ export interface SampleOutput {
   count: number;
 }
 
+/** True for the errors of an image that cannot be used at all (loadImage's ImageDecodeError). */
+export function isUndecodable(e: unknown): boolean {
+  return e instanceof ImageDecodeError;
+}
+
 export async function loadSample(job: SampleJob): Promise<SampleOutput> {
-  const im = await loadImage(job.image);
+  const im = await loadImage(job.image, job.maxPixels === undefined ? {} : { maxPixels: job.maxPixels });
   const rng = new Rng(job.seed);
   const r = augmentSample(im, job.boxes, { ...job.augment, width: job.width, height: job.height }, rng);
   const truth = new Float32Array(job.maxBoxes * REGION_TRUTH_STRIDE);

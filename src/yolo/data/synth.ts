@@ -18,7 +18,7 @@ import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { Rng } from '../../tensor/random.js';
-import { writeFileAtomic } from './image.js';
+import { ensureDir, writeOutput } from '../../io/output.js';
 import type { LabelBox } from './labels.js';
 import { deriveSeed } from './seed.js';
 import { drawShape, maxRotation, overlappingNames, SHAPE_NAMES } from './shapes.js';
@@ -356,6 +356,7 @@ export async function generateSynthDataset(opts: SynthOptions): Promise<SynthRes
   const name = opts.name ?? 'synth';
   const out = resolve(opts.outDir);
   checkOutputDir(out);
+  ensureDir(out);
   const dataFile = join(out, `${name}.data`);
   await rm(dataFile, { force: true });
 
@@ -373,7 +374,7 @@ export async function generateSynthDataset(opts: SynthOptions): Promise<SynthRes
       if (kind === 'detection') {
         const im = renderDetectionImage(rng, { size, names, minObjects, maxObjects });
         const { image, label } = datasetPaths(out, split, id, '.jpg');
-        await writeFileAtomic(image, await encodeJpeg(im, quality));
+        await writeOutput(image, await encodeJpeg(im, quality));
         await writeLabelFile(label, im.boxes);
         boxes += im.boxes.length;
         paths.push(image);
@@ -382,7 +383,7 @@ export async function generateSynthDataset(opts: SynthOptions): Promise<SynthRes
         const cls = i % names.length;
         const im = renderClassificationImage(rng, size, names, cls);
         const image = join(out, split, `${id}_${names[cls]}.jpg`);
-        await writeFileAtomic(image, await encodeJpeg(im, quality));
+        await writeOutput(image, await encodeJpeg(im, quality));
         paths.push(image);
       }
       opts.onProgress?.(++done, total);

@@ -6,7 +6,8 @@
 // Objects marked `difficult` are left out unless asked for; objects whose class is not in the class
 // list are left out and counted.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readInputText } from '../../io/input.js';
 import { join } from 'node:path';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import sharp from 'sharp';
@@ -226,14 +227,14 @@ export async function readVocSets(specs: readonly VocSetSpec[], opts: VocConvert
   for (const { root, set } of specs) {
     const setFile = join(root, 'ImageSets', 'Main', `${set}.txt`);
     if (!existsSync(setFile)) throw new DataError(`VOC image set not found: ${setFile}`);
-    const ids = readFileSync(setFile, 'utf8').split(/\r?\n/).map((l) => l.trim().split(/\s+/)[0]!).filter((l) => l !== '');
+    const ids = readInputText(setFile, 'VOC image set file').split(/\r?\n/).map((l) => l.trim().split(/\s+/)[0]!).filter((l) => l !== '');
     for (const id of ids) {
       const xmlFile = join(root, 'Annotations', `${id}.xml`);
       const imageFile = join(root, 'JPEGImages', `${id}.jpg`);
       try {
         if (!existsSync(xmlFile)) throw new DataError(`${setFile}: annotation not found: ${xmlFile}`);
         if (!existsSync(imageFile)) throw new DataError(`${setFile}: image not found: ${imageFile}`);
-        const ann = parseVocXml(readFileSync(xmlFile, 'utf8'), xmlFile);
+        const ann = parseVocXml(readInputText(xmlFile, 'VOC annotation file'), xmlFile);
         if (!(ann.width > 0 && ann.height > 0)) {
           const meta = await sharp(imageFile).metadata();
           if (!(meta.width && meta.height)) throw new DataError(`${xmlFile}: no image size and ${imageFile} has none either`);

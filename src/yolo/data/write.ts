@@ -5,17 +5,19 @@
 //   OUT/train.txt, OUT/valid.txt      image paths, relative to OUT (or absolute on request)
 //   OUT/<name>.names, OUT/<name>.data
 //
-// Every file is written atomically (temporary file + rename) and the .data file last, so a .data file
-// that exists describes a complete data set.
+// Every file is written through writeOutput (atomic over a regular file) and the .data file last, so a
+// .data file that exists describes a complete data set.
 
-import { copyFile, mkdir, rename, rm, symlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { rename, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
-import { writeFileAtomic } from './image.js';
+import { INPUT_LIMITS, readInputBytes } from '../../io/input.js';
+import { ensureDir, TEMP_MARK, writeOutput } from '../../io/output.js';
 import { labelFileText, labelPathFor, type DatasetItem, type LabelBox } from './labels.js';
 
 /** Writes one label file (atomic). */
 export async function writeLabelFile(file: string, boxes: readonly LabelBox[]): Promise<void> {
-  await writeFileAtomic(file, labelFileText(boxes));
+  await writeOutput(file, labelFileText(boxes));
 }
 
 /** Writes a names file, one class per line (atomic). */
@@ -23,14 +25,14 @@ export async function writeNamesFile(file: string, names: readonly string[]): Pr
   for (const n of names) {
     if (n.trim() === '' || /[\r\n]/.test(n)) throw new Error(`writeNamesFile ${file}: bad class name '${n}'`);
   }
-  await writeFileAtomic(file, names.map((n) => `${n}\n`).join(''));
+  await writeOutput(file, names.map((n) => `${n}\n`).join(''));
 }
 
 /** Writes a list file of image paths: relative to the list's folder unless `absolute` (atomic). */
 export async function writeListFile(file: string, images: readonly string[], absolute = false): Promise<void> {
   const dir = dirname(resolve(file));
   const text = images.map((p) => `${absolute ? resolve(p) : relative(dir, resolve(p)).split(sep).join('/')}\n`).join('');
-  await writeFileAtomic(file, text);
+  await writeOutput(file, text);
 }
 
 /** Contents of a .data file; paths are written relative to the .data file's folder. */
@@ -55,7 +57,7 @@ export async function writeDataFile(file: string, fields: DataFileFields): Promi
     if (v !== undefined) out.push(`${key} = ${rel(v)}`);
   }
   for (const [k, v] of Object.entries(fields.extra ?? {})) out.push(`${k} = ${v}`);
-  await writeFileAtomic(file, `${out.join('\n')}\n`);
+  await writeOutput(file, `${out.join('\n')}\n`);
 }
 
 /**
@@ -80,14 +82,21 @@ export function datasetPaths(outDir: string, split: string, stem: string, ext: s
 
 export type ImageMode = 'copy' | 'symlink';
 
-/** Copies or symlinks an existing image to `dest`, atomically (temporary name + rename). */
+/** Copies (writeOutput) or symlinks (temporary name + rename) an existing image to `dest`. */
 export async function placeImageFile(source: string, dest: string, mode: ImageMode): Promise<void> {
-  await mkdir(dirname(dest), { recursive: true });
-  const tmp = `${dest}.tmp-${process.pid}`;
-  await rm(tmp, { force: true });
-  if (mode === 'copy') await copyFile(source, tmp);
-  else await symlink(resolve(source), tmp);
-  await rename(tmp, dest);
+  if (mode === 'copy') {
+    await writeOutput(dest, readInputBytes(source, 'image', INPUT_LIMITS.image));
+    return;
+  }
+  ensureDir(dirname(dest));
+  const tmp = `${dest}${TEMP_MARK}${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await symlink(resolve(source), tmp);
+    await rename(tmp, dest);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw new Error(`cannot create the link ${dest}: ${(e as Error).message}`);
+  }
 }
 
 export interface WriteDatasetOptions {
@@ -115,7 +124,7 @@ export interface WrittenDataset {
 export async function writeYoloDataset(opts: WriteDatasetOptions): Promise<WrittenDataset> {
   checkOutputDir(opts.outDir);
   const out = resolve(opts.outDir);
-  await mkdir(out, { recursive: true });
+  ensureDir(out);
   const mode = opts.imageMode ?? 'symlink';
   const stemOf = opts.stem ?? ((item: DatasetItem) => basename(item.image, extname(item.image)));
   let boxes = 0;

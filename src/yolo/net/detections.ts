@@ -12,6 +12,7 @@ import { narrow } from '../../tensor/ops/views.js';
 import type { DetectionLayer, RegionLayer } from '../darknet/cfg-types.js';
 import { decodeDetection, decodeRegion, type Detection } from '../decode.js';
 import { detectionsReport, type DetectionsReport } from '../nms.js';
+import { checkFiniteOutput } from './finite.js';
 import { layersOfType, type Network } from './network.js';
 
 const f = Math.fround;
@@ -65,6 +66,7 @@ function itemValues(t: Tensor, b: number): Float32Array {
 /**
  * Candidate boxes of every [region] / [detection] layer of `net`, from forward()'s `outputs`, in
  * Darknet's order (region: anchor*w*h + loc; detection: cell*n + box), indices renumbered over layers.
+ * A layer output holding NaN or infinities is a NonFiniteOutputError naming the first layer to blame.
  */
 export function networkBoxes(net: Network, outputs: readonly Tensor[], opts: NetworkBoxesOptions): NetworkBoxes {
   const layers = layersOfType(net, 'region', 'detection');
@@ -81,6 +83,7 @@ export function networkBoxes(net: Network, outputs: readonly Tensor[], opts: Net
     const out = outputs[l.index];
     if (out === undefined) throw new Error(`network boxes: no output for layer ${l.index}`);
     const values = itemValues(out, b);
+    checkFiniteOutput(net, outputs, l, values, b);
     const dets = l.type === 'region' ? decodeRegionLayer(l, values, opts.thresh, netW, netH, imageW, imageH) : decodeDetectionLayer(l, values, opts.thresh);
     for (const d of dets) {
       d.index = detections.length;

@@ -2,7 +2,7 @@
 //   [region] nets and classifiers   letterbox_image to the network size (detector.c, classifier.c)
 //   [detection] nets (YOLOv1)       resize_image to the network size (yolo.c)
 
-import { readFileSync } from 'node:fs';
+import { readInputBytes, regularFileSize } from '../../io/input.js';
 
 import { fromHost } from '../../tensor/ops/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -27,16 +27,14 @@ export function inputMethod(net: Network): InputMethod {
 
 /** Reads a raw little-endian float32 file that must hold exactly one network input. */
 export function readRawInput(net: Network, file: string): PreparedInput {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    throw new Error(`${file}: cannot read the input file: ${(e as Error).message}`);
-  }
   const [c, h, w] = net.inputShape;
   const need = net.cfg.inputs;
-  if (bytes.byteLength !== need * 4) {
-    throw new Error(`${file}: ${bytes.byteLength} bytes, but the network input ${c}×${h}×${w} needs ${need} float32 values (${need * 4} bytes)`);
+  // A regular file of the wrong size is reported from its size, without reading it.
+  const size = regularFileSize(file);
+  const bytes = size !== null && size !== need * 4 ? Buffer.alloc(0) : readInputBytes(file, 'input file', need * 4 + 1);
+  const length = size !== null && size !== need * 4 ? size : bytes.byteLength;
+  if (length !== need * 4) {
+    throw new Error(`${file}: ${length} bytes, but the network input ${c}×${h}×${w} needs ${need} float32 values (${need * 4} bytes)`);
   }
   const data = new Float32Array(need);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

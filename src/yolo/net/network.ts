@@ -21,7 +21,8 @@ import { shapeStr } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { reshape } from '../../tensor/ops/views.js';
 import { Module } from '../../nn/module.js';
-import { readCfgFile, type NetOverrides } from '../darknet/cfg.js';
+import { parseCfg, readCfgText, type NetOverrides } from '../darknet/cfg.js';
+import { checkNetworkMemory } from '../darknet/cfg-memory.js';
 import type { DarknetLayer, DarknetNetwork } from '../darknet/cfg-types.js';
 import { defaultHeader, readWeightsFileSync, type WeightsHeader } from '../darknet/weights.js';
 import { buildLayer, describeLayer, type BatchStats, type ForwardContext, type LayerModule } from './layers.js';
@@ -39,6 +40,11 @@ export interface BuildNetworkOptions {
    * zero: faster when weights are loaded right after.
    */
   readonly randomInit?: boolean;
+  /**
+   * Size the memory check (cfg-memory.ts) for training (gradients, optimiser slots) rather than
+   * inference. Default false.
+   */
+  readonly training?: boolean;
 }
 
 export interface NetworkForwardOptions {
@@ -58,11 +64,15 @@ export class Network extends Module {
   /** Random stream of dropout masks and crop offsets in training. */
   rng: Rng;
   private dev: Device;
+  private readonly forTraining: boolean;
 
   constructor(cfg: DarknetNetwork, opts: BuildNetworkOptions = {}) {
     super();
     this.parsed = cfg;
     this.dtype = opts.dtype ?? 'float32';
+    this.forTraining = opts.training ?? false;
+    // Before any tensor exists: a cfg that asks for more memory than the machine has fails in one line.
+    checkNetworkMemory(cfg, { training: this.forTraining, bytesPerValue: this.dtype === 'float64' ? 8 : 4 });
     const init = { rng: new Rng(opts.seed ?? 0), dtype: this.dtype, random: opts.randomInit ?? true };
     const layers: LayerModule[] = [];
     for (const l of cfg.layers) layers.push(this.child(String(l.index), buildLayer(l, init)));
@@ -87,6 +97,7 @@ export class Network extends Module {
    */
   adoptCfg(cfg: DarknetNetwork): void {
     if (cfg.layers.length !== this.layers.length) throw new Error(`adoptCfg: ${cfg.file} has ${cfg.layers.length} layers, the network ${this.layers.length}`);
+    checkNetworkMemory(cfg, { training: this.forTraining, bytesPerValue: this.dtype === 'float64' ? 8 : 4 });
     cfg.layers.forEach((l, i) => {
       const m = this.layers[i]!;
       if (l.type !== m.layer.type) throw new Error(`adoptCfg: layer ${i} is [${l.type}] in the new cfg, [${m.layer.type}] in the network`);
@@ -191,15 +202,26 @@ export interface OpenNetworkOptions extends BuildNetworkOptions {
   /** Replace the [net] width/height (batch and subdivisions are always set to 1, as for inference). */
   readonly width?: number;
   readonly height?: number;
+  /** Receives the warnings of loading the weights (NaN or infinite values, by layer). Default: stderr. */
+  readonly warn?: (message: string) => void;
 }
 
-/** Parses `cfgPath` (sizes overridden, batch 1), builds the network and loads `weightsPath` when given. */
+/**
+ * Parses `cfgPath` (sizes overridden, batch 1), builds the network and loads `weightsPath` when given.
+ * The cfg's own [net] values are checked first, as training would read them (batch=0 or
+ * subdivisions=0.5 is an error even though inference runs one image at a time).
+ */
 export function openNetwork(cfgPath: string, weightsPath: string | null, opts: OpenNetworkOptions = {}): Network {
-  const overrides: Record<string, number> = { batch: 1, subdivisions: 1 };
-  if (opts.width !== undefined) overrides['width'] = opts.width;
-  if (opts.height !== undefined) overrides['height'] = opts.height;
-  const cfg = readCfgFile(cfgPath, { overrides: overrides as NetOverrides });
+  const sizes: Record<string, number> = {};
+  if (opts.width !== undefined) sizes['width'] = opts.width;
+  if (opts.height !== undefined) sizes['height'] = opts.height;
+  const text = readCfgText(cfgPath);
+  parseCfg(text, { file: cfgPath, overrides: sizes as NetOverrides });
+  const cfg = parseCfg(text, { file: cfgPath, overrides: { ...sizes, batch: 1, subdivisions: 1 } as NetOverrides });
   const net = buildNetwork(cfg, { ...opts, randomInit: opts.randomInit ?? weightsPath === null });
-  if (weightsPath !== null) loadWeights(net, readWeightsFileSync(weightsPath, cfg));
+  if (weightsPath !== null) {
+    const warn = opts.warn ?? ((m: string) => void process.stderr.write(`warning: ${m}\n`));
+    for (const w of loadWeights(net, readWeightsFileSync(weightsPath, cfg))) warn(`${weightsPath}: ${w}`);
+  }
   return net;
 }

@@ -14,7 +14,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { fromHost } from '../../tensor/ops/creation.js';
 import { copyInto } from '../../tensor/ops/copy.js';
 import type { TensorName } from '../darknet/cfg-types.js';
-import { readWeightsFile, writeWeightsFile, type DarknetWeights, type LayerWeights, type WeightedLayerType, type WeightsHeader } from '../darknet/weights.js';
+import { nonFiniteWeights, readWeightsFile, writeWeightsFile, type DarknetWeights, type LayerWeights, type WeightedLayerType, type WeightsHeader } from '../darknet/weights.js';
 import { describeLayer } from './layers.js';
 import type { Network } from './network.js';
 
@@ -31,8 +31,12 @@ function assign(t: Tensor, data: Float32Array, what: string): void {
   });
 }
 
-/** Copies the values of `weights` (read for net.cfg) into the network's tensors; sets net.header. */
-export function loadWeights(net: Network, weights: DarknetWeights): void {
+/**
+ * Copies the values of `weights` (read for net.cfg) into the network's tensors; sets net.header.
+ * Returns a warning per layer whose values hold NaN or infinities (nonFiniteWeights), which load as they
+ * are (a diverged checkpoint is still worth inspecting) but make every output they reach non-finite.
+ */
+export function loadWeights(net: Network, weights: DarknetWeights): string[] {
   for (const lw of weights.layers) {
     const m = net.layers[lw.layerIndex];
     if (m === undefined) throw new Error(`loadWeights: weights for layer ${lw.layerIndex} [${lw.type}], but ${net.cfg.file} has ${net.layers.length} layers`);
@@ -49,6 +53,7 @@ export function loadWeights(net: Network, weights: DarknetWeights): void {
     }
   }
   net.header = { ...weights.header };
+  return nonFiniteWeights(weights, net.cfg);
 }
 
 /** Host float32 copy of a tensor's values (row-major). */
@@ -86,9 +91,9 @@ export function exportWeights(net: Network, header?: WeightsHeader): DarknetWeig
   return { header: { ...(header ?? net.header) }, layers };
 }
 
-/** Reads a .weights file for net.cfg (every size checked) and loads it. */
-export async function loadWeightsFile(net: Network, path: string): Promise<void> {
-  loadWeights(net, await readWeightsFile(path, net.cfg));
+/** Reads a .weights file for net.cfg (every size checked) and loads it; returns loadWeights' warnings. */
+export async function loadWeightsFile(net: Network, path: string): Promise<string[]> {
+  return loadWeights(net, await readWeightsFile(path, net.cfg));
 }
 
 /** Writes the network's parameters as a Darknet .weights file (atomically). */

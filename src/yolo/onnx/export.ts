@@ -13,7 +13,7 @@
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 
-import { writeFileAtomic } from '../darknet/atomic-write.js';
+import { writeOutput } from '../../io/output.js';
 import { describeLayer } from '../net/layers.js';
 import { layersOfType, type Network } from '../net/network.js';
 import { decodeDetectionOutput, decodeRegionOutput, type DecodedValues } from './decode.js';
@@ -141,6 +141,6 @@ export function exportOnnx(net: Network, options: OnnxExportOptions = {}): Uint8
 /** Exports `net` and writes the model to `path` atomically (temporary file + rename). */
 export async function writeOnnxFile(path: string, net: Network, options: OnnxExportOptions = {}): Promise<OnnxModel> {
   const model = exportOnnxModel(net, options);
-  await writeFileAtomic(path, model.bytes);
+  await writeOutput(path, model.bytes);
   return model;
 }

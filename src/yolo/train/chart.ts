@@ -15,7 +15,7 @@
 //   included) while drawing a few thousand segments at most.
 
 import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
-import { writeFileAtomicDurable } from '../../nn/checkpoint.js';
+import { writeOutput } from '../../io/output.js';
 import { formatCount } from './progress.js';
 
 export interface LossPoint {
@@ -340,5 +340,5 @@ export async function renderTrainingChart(data: TrainingChartData, opts: Trainin
 /** Render the chart and write it to `path` atomically (temporary file, fsync, rename). */
 export async function writeTrainingChart(path: string, data: TrainingChartData, opts: TrainingChartOptions = {}): Promise<void> {
   const png = await renderTrainingChart(data, opts);
-  await writeFileAtomicDurable(path, png);
+  await writeOutput(path, png);
 }

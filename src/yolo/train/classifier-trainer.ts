@@ -8,7 +8,6 @@
 // softmax input is (1 + scale)·(p − t) with a [cost] layer and (p − t) without; the reported loss is
 // the cross entropy per image. Computed from the softmax layer's input with log_softmax (stable).
 
-import { readFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 
 import { scope } from '../../tensor/memory.js';
@@ -21,7 +20,7 @@ import { noGrad } from '../../autograd/grad-mode.js';
 import { learningRate } from '../../nn/optim/schedule.js';
 import { readTensorFile, writeTensorFile } from '../../nn/checkpoint.js';
 import { Rng } from '../../tensor/random.js';
-import { parseCfg, type NetOverrides } from '../darknet/cfg.js';
+import { parseCfg, readCfgText, type NetOverrides } from '../darknet/cfg.js';
 import type { CostLayer, SoftmaxLayer } from '../darknet/cfg-types.js';
 import { BatchLoader, type Batch, type LoaderOptions } from '../data/loader.js';
 import type { ClassifiedImage } from '../data/classification.js';
@@ -30,7 +29,7 @@ import { loadWeightsFile, saveWeightsFile } from '../net/weights.js';
 import { writeTrainingChart } from './chart.js';
 import { float32Text, formatProgress, LossAverage, ThroughputMeter, type ProgressInfo, type TrainHooks } from './progress.js';
 import { preciseBatchNorm } from './precise-bn.js';
-import { layersHash, restoreTraining, sha256, trainingTensors, type OptimizerMeta } from './state-file.js';
+import { checkLossList, checkMapList, checkTrainingMeta, layersHash, restoreTraining, sha256, trainingTensors, type OptimizerMeta } from './state-file.js';
 import { darknetOptimizer, netSchedule } from './trainer.js';
 
 export const CLASSIFIER_STATE_KIND = 'tsgrad-classifier-train-state';
@@ -75,6 +74,8 @@ export interface TrainClassifierOptions extends TrainHooks {
   chart?: string | null;
   /** Precise BN batches before each accuracy evaluation and the final weights (see precise-bn.ts). Default 0. */
   preciseBn?: number;
+  /** Stop at an image that does not decode instead of skipping it with a note (the default). */
+  strict?: boolean;
   log?: (line: string) => void;
 }
 
@@ -125,12 +126,7 @@ export async function classifierAccuracy(net: Network, items: readonly Classifie
 
 export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainClassifierResult> {
   const log = o.log ?? ((l: string) => console.log(l));
-  let cfgText: string;
-  try {
-    cfgText = readFileSync(o.cfgFile, 'utf8');
-  } catch (e) {
-    throw new Error(`${o.cfgFile}: cannot read the cfg file: ${(e as Error).message}`);
-  }
+  const cfgText = readCfgText(o.cfgFile);
   const cfg = parseCfg(cfgText, { file: o.cfgFile, overrides: o.overrides ?? {} });
   const softmaxLayer = cfg.layers.find((l): l is SoftmaxLayer => l.type === 'softmax');
   if (softmaxLayer === undefined) throw new Error(`${o.cfgFile}: no [softmax] layer: not a classifier cfg`);
@@ -142,10 +138,10 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
   const n = cfg.net;
   if (n.maxBatches <= 0) throw new Error(`${o.cfgFile}: max_batches must be set (> 0) for training`);
   const seed = o.seed ?? 0;
-  const net = buildNetwork(cfg, { device: o.device ?? 'cpu', seed, randomInit: true });
+  const net = buildNetwork(cfg, { device: o.device ?? 'cpu', seed, randomInit: true, training: true });
   let seen = 0;
   if (o.weightsFile) {
-    await loadWeightsFile(net, o.weightsFile);
+    for (const w of await loadWeightsFile(net, o.weightsFile)) log(`warning: ${o.weightsFile}: ${w}`);
     seen = o.clear ? 0 : net.header.seen;
   }
   net.train();
@@ -155,14 +151,17 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
   const augment = o.augment ?? true;
   const classOf = new Map(o.items.map((i) => [i.image, i.cls]));
   let iteration = Math.floor(seen / n.batch);
+  const skipped = new Set<string>();
   let avg = new LossAverage();
   let history: { iteration: number; loss: number; avg: number }[] = [];
   let maps: { iteration: number; map: number }[] = [];
   if (o.resume) {
     const { meta: raw, tensors } = readTensorFile(o.resume);
-    const meta = raw as Partial<ClassifierStateMeta> | null;
-    if (meta === null || typeof meta !== 'object' || meta.kind !== CLASSIFIER_STATE_KIND) throw new Error(`${o.resume}: not a tsgrad classifier training state`);
-    if (meta.version !== STATE_VERSION) throw new Error(`${o.resume}: classifier training state version ${String(meta.version)}, this tsgrad reads version ${STATE_VERSION}`);
+    // Types and ranges of every field, after the CRC (a state edited or written by something else).
+    const checked = checkTrainingMeta(raw, o.resume, { kind: CLASSIFIER_STATE_KIND, version: STATE_VERSION, what: 'classifier training state' });
+    checkLossList(checked.meta['history'], 'history', checked.bad);
+    checkMapList(checked.meta['maps'], 'maps', checked.bad);
+    const meta = checked.meta as unknown as Partial<ClassifierStateMeta>;
     if (meta.layersSha256 !== layersHash(cfgText)) throw new Error(`${o.resume}: the state was written for ${meta.cfgFile ?? 'another cfg'}, whose layers differ from those of ${o.cfgFile}`);
     if (meta.cfgSha256 !== sha256(cfgText)) log(`${o.resume}: note: the [net] section of ${o.cfgFile} differs from the one the state was written with; the loss sequence will differ from the original run's`);
     restoreTraining(o.resume, tensors, net, opt, meta.optimizer!);
@@ -183,6 +182,12 @@ export async function trainClassifier(o: TrainClassifierOptions): Promise<TrainC
     height: n.height,
     ...(o.workers === undefined ? {} : { workers: o.workers }),
     startBatch: iteration * n.subdivisions,
+    undecodable: o.strict === true ? 'fail' : 'skip',
+    onSkip: (image, reason) => {
+      if (skipped.has(image)) return;
+      skipped.add(image);
+      log(`note: skipping an image that does not decode (${skipped.size} skipped so far; --strict stops instead): ${reason}`);
+    },
   };
   const loader = new BatchLoader(loaderOptions);
   const preciseBn = (): Promise<number> => preciseBatchNorm(net, o.preciseBn ?? 0, { ...loaderOptions, seed: seed + 0x5eed, startBatch: 0 });

@@ -9,6 +9,7 @@ import { Adam } from '../../nn/optim/adam.js';
 import type { Optimizer } from '../../nn/optim/optimizer.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Network } from '../net/network.js';
+import { LossAverage } from './progress.js';
 
 export interface OptimizerMeta {
   type: 'sgd' | 'adam';
@@ -62,4 +63,68 @@ export function restoreTraining(path: string, tensors: ReadonlyMap<string, Tenso
     }),
     meta.stepCount,
   );
+}
+
+/** Throws `${path}: training state field 'f' is v, expected ...`. */
+export type StateFieldError = (field: string, value: unknown, want: string) => never;
+
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/**
+ * The checks every training state's metadata passes after its CRC (types and ranges; a state edited or
+ * written by something else): kind and version, the cfg hashes, iteration, seen and seed, the optimiser
+ * description, the RNG state and the loss average. Returns the meta as a record and the error helper
+ * for the caller's own fields.
+ */
+export function checkTrainingMeta(raw: unknown, path: string, o: { kind: string; version: number; what: string }): { meta: Record<string, unknown>; bad: StateFieldError } {
+  const bad: StateFieldError = (field, v, want) => {
+    throw new Error(`${path}: training state field '${field}' is ${JSON.stringify(v) ?? String(v)}, expected ${want}`);
+  };
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${path}: not a tsgrad ${o.what}`);
+  const m = raw as Record<string, unknown>;
+  if (m['kind'] !== o.kind) throw new Error(`${path}: not a tsgrad ${o.what}`);
+  if (m['version'] !== o.version) throw new Error(`${path}: ${o.what} version ${String(m['version'])}, this tsgrad reads version ${o.version}`);
+  for (const k of ['cfgSha256', 'layersSha256'] as const) if (typeof m[k] !== 'string' || !/^[0-9a-f]{64}$/.test(m[k] as string)) bad(k, m[k], 'a SHA-256 in hex');
+  if (typeof m['cfgFile'] !== 'string') bad('cfgFile', m['cfgFile'], 'a string');
+  for (const k of ['iteration', 'seen', 'seed'] as const) if (!isCount(m[k])) bad(k, m[k], 'a non-negative integer');
+  const opt = m['optimizer'] as Record<string, unknown> | null;
+  if (opt === null || typeof opt !== 'object') bad('optimizer', opt, 'an object');
+  if (opt!['type'] !== 'sgd' && opt!['type'] !== 'adam') bad('optimizer.type', opt!['type'], "'sgd' or 'adam'");
+  if (!isCount(opt!['stepCount'])) bad('optimizer.stepCount', opt!['stepCount'], 'a non-negative integer');
+  if (!Array.isArray(opt!['slots'])) bad('optimizer.slots', opt!['slots'], 'a list');
+  (opt!['slots'] as unknown[]).forEach((s, i) => {
+    const e = s as Record<string, unknown> | null;
+    if (e === null || typeof e !== 'object' || !isCount(e['index']) || typeof e['key'] !== 'string') bad(`optimizer.slots[${i}]`, s, '{ index: integer, key: string }');
+  });
+  const rng = m['netRng'] as Record<string, unknown> | null;
+  const used = rng?.['used'];
+  if (rng === null || typeof rng !== 'object' || !Number.isFinite(rng['seed']) || !isCount(rng['counter']) || !(Number.isInteger(used) && (used as number) >= 0 && (used as number) <= 4)) {
+    bad('netRng', rng, '{ seed: number, counter: integer >= 0, used: 0..4 }');
+  }
+  try {
+    LossAverage.fromJSON(m['avg']);
+  } catch (e) {
+    bad('avg', m['avg'], `a loss average (${(e as Error).message})`);
+  }
+  return { meta: m, bad };
+}
+
+/** A list of { iteration, loss, avg } (the chart history). */
+export function checkLossList(v: unknown, field: string, bad: StateFieldError): void {
+  if (!Array.isArray(v)) bad(field, v, 'a list');
+  (v as unknown[]).forEach((e, i) => {
+    const o = e as Record<string, unknown> | null;
+    if (o === null || typeof o !== 'object' || !isCount(o['iteration']) || typeof o['loss'] !== 'number' || typeof o['avg'] !== 'number') {
+      bad(`${field}[${i}]`, e, '{ iteration: integer, loss: number, avg: number }');
+    }
+  });
+}
+
+/** A list of { iteration, map }. */
+export function checkMapList(v: unknown, field: string, bad: StateFieldError): void {
+  if (!Array.isArray(v)) bad(field, v, 'a list');
+  (v as unknown[]).forEach((e, i) => {
+    const o = e as Record<string, unknown> | null;
+    if (o === null || typeof o !== 'object' || !isCount(o['iteration']) || typeof o['map'] !== 'number') bad(`${field}[${i}]`, e, '{ iteration: integer, map: number }');
+  });
 }

@@ -12,23 +12,32 @@
 // The schedule position is `seen` (images), read from the weights header: training a .weights file
 // continues its schedule unless `clear` restarts it (seen = 0), and the first line says which.
 //
-// Files, in `backupDir`, all written atomically:
+// Files, in `backupDir`, all written through writeOutput (atomic over regular files):
 //   <base>_last.weights + <base>_last.state  every `saveEvery` iterations and at the end (the .state file
 //                                             holds everything an exact resume needs: parameters, BN
 //                                             statistics, optimiser moments, iteration, seen, RNG state,
-//                                             loss average and chart history)
+//                                             loss average and chart history, and the SHA-256 of the
+//                                             _last.weights written with it: a kill between the two
+//                                             writes is found at resume, which rewrites the weights
+//                                             from the state, so the pair always agrees)
 //   <base>_<iteration>.weights                every 10·saveEvery iterations
 //   <base>_final.weights                      when max_batches is reached
 //   <base>_best.weights                       the best mAP so far (when an evaluation is given)
 //   chart.png                                 loss (and mAP) chart, at every save
-// A non-finite loss stops training before the update, names the iteration, and leaves the last good
-// checkpoint as it was.
+// A non-finite loss stops training before the update, names the iteration and the first layer whose
+// activations were not finite, and leaves the last good checkpoint as it was.
+// Before the first iteration the backup folder is created and a file written into it (an unwritable
+// folder fails at once, not at the first save) and temporary files that killed runs left there are
+// removed.
 // Data: the loader (worker threads, seeded) draws the mini-batch of loader index
 // iteration·subdivisions + s, so a resumed run sees exactly the batches an uninterrupted run would.
 
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+
+import { readInputBytes, regularFileSize } from '../../io/input.js';
+import { checkWritableDir, removeStaleTemps, writeOutput } from '../../io/output.js';
 
 import { scope } from '../../tensor/memory.js';
 import { fromHost } from '../../tensor/ops/creation.js';
@@ -39,9 +48,9 @@ import type { Optimizer, ParamGroup } from '../../nn/optim/optimizer.js';
 import { learningRate, type LrPolicy, type LrSchedule } from '../../nn/optim/schedule.js';
 import { SGD } from '../../nn/optim/sgd.js';
 import { readTensorFile, tensorFromEntry, writeTensorFile, type TensorFileInput } from '../../nn/checkpoint.js';
-import { parseCfg, type NetOverrides } from '../darknet/cfg.js';
+import { parseCfg, readCfgText, type NetOverrides } from '../darknet/cfg.js';
 import type { DarknetNetwork, DetectionLayer, NetOptions, RegionLayer } from '../darknet/cfg-types.js';
-import { readWeightsFileSync } from '../darknet/weights.js';
+import { readWeightsFileSync, writeWeights } from '../darknet/weights.js';
 import { BatchLoader, type Batch, type LoaderOptions } from '../data/loader.js';
 import type { DatasetItem } from '../data/labels.js';
 import { multiScaleSize } from '../data/multiscale.js';
@@ -50,7 +59,9 @@ import { fillDetectionTruth, readRegionTruth } from '../data/truth.js';
 import { networkLoss, networkLossStats } from '../loss/network-loss.js';
 import { formatLossStats } from '../loss/stats.js';
 import { buildNetwork, type Network } from '../net/network.js';
-import { loadWeights, saveWeightsFile } from '../net/weights.js';
+import { describeNonFinite, firstNonFiniteLayer } from '../net/finite.js';
+import { checkLossList, checkMapList, checkTrainingMeta } from './state-file.js';
+import { exportWeights, loadWeights, saveWeightsFile } from '../net/weights.js';
 import { writeTrainingChart } from './chart.js';
 import { float32Text, formatProgress, LossAverage, ThroughputMeter, type ProgressInfo, type TrainHooks } from './progress.js';
 import { preciseBatchNorm } from './precise-bn.js';
@@ -98,6 +109,13 @@ export interface TrainDetectorOptions extends TrainHooks {
   preciseBn?: number;
   /** Where the chart goes (default <backupDir>/chart.png); null: no chart. */
   chart?: string | null;
+  /**
+   * An image of `items` that cannot be decoded stops training (naming it) instead of being skipped
+   * with a note (the default: its slots take the next images, see loader.ts). Default false.
+   */
+  strict?: boolean;
+  /** Pixel limit of the image decode (default DEFAULT_MAX_PIXELS). */
+  maxPixels?: number;
   /** One line per iteration and the messages. Default console.log. */
   log?: (line: string) => void;
 }
@@ -116,6 +134,8 @@ export interface TrainDetectorResult {
   /** The weights and state written last. */
   lastWeights: string | null;
   lastState: string | null;
+  /** Images skipped because they do not decode. */
+  skippedImages: number;
 }
 
 interface History {
@@ -138,6 +158,8 @@ interface StateMeta {
   avg: unknown;
   history: History;
   bestMap: number;
+  /** The <base>_last.weights written with this state: its name (beside the state) and SHA-256. */
+  weights?: { file: string; sha256: string };
 }
 
 /** The [net] learning-rate schedule. */
@@ -187,8 +209,26 @@ function round32(v: number): number {
   return Math.max(32, 32 * Math.round(v / 32));
 }
 
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+function sha256(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * Checks the types and ranges of a .state file's metadata (the CRC has already passed, so anything
+ * wrong here was written by something else, or edited): an error naming the field otherwise.
+ */
+export function validateStateMeta(raw: unknown, path: string): StateMeta {
+  const { meta: m, bad } = checkTrainingMeta(raw, path, { kind: TRAIN_STATE_KIND, version: STATE_VERSION, what: 'detector training state' });
+  const h = m['history'] as Record<string, unknown> | null;
+  if (h === null || typeof h !== 'object') bad('history', h, '{ losses: [...], maps: [...] }');
+  checkLossList(h!['losses'], 'history.losses', bad);
+  checkMapList(h!['maps'], 'history.maps', bad);
+  if (m['bestMap'] !== undefined && !(typeof m['bestMap'] === 'number' && (m['bestMap'] as number) >= -1 && (m['bestMap'] as number) <= 1)) bad('bestMap', m['bestMap'], 'a number in [-1, 1]');
+  const w = m['weights'] as Record<string, unknown> | undefined | null;
+  if (w !== undefined && (w === null || typeof w !== 'object' || typeof w['file'] !== 'string' || basename(w['file'] as string) !== w['file'] || typeof w['sha256'] !== 'string' || !/^[0-9a-f]{64}$/.test(w['sha256'] as string))) {
+    bad('weights', w, '{ file: a file name, sha256: hex }');
+  }
+  return m as unknown as StateMeta;
 }
 
 /** The cfg's layer sections without comments and blank lines (the [net] section left out). */
@@ -221,16 +261,16 @@ export class DetectorTrainer {
   private lastSavedIteration = 0;
   /** Iteration at which precise BN last set the rolling statistics (-1: never). */
   private preciseBnAt = -1;
+  /** A _last.weights beside the resumed state that is not the one saved with it (rewritten at start). */
+  private weightsToRepair: string | null = null;
+  /** Images skipped as undecodable (each noted once). */
+  readonly skippedImages = new Set<string>();
 
   constructor(o: TrainDetectorOptions) {
     this.o = o;
     this.log = o.log ?? ((l) => console.log(l));
     this.seed = o.seed ?? 0;
-    try {
-      this.cfgText = readFileSync(o.cfgFile, 'utf8');
-    } catch (e) {
-      throw new Error(`${o.cfgFile}: cannot read the cfg file: ${(e as Error).message}`);
-    }
+    this.cfgText = readCfgText(o.cfgFile);
     const cfg = parseCfg(this.cfgText, { file: o.cfgFile, overrides: o.overrides ?? {} });
     this.base = basename(o.cfgFile, extname(o.cfgFile));
     this.baseSize = { width: cfg.net.width, height: cfg.net.height };
@@ -240,7 +280,7 @@ export class DetectorTrainer {
     if (cfg.net.miniBatch < 1) throw new Error(`${o.cfgFile}: batch=${cfg.net.batch} / subdivisions=${cfg.net.subdivisions} leaves no image per forward`);
     if (cfg.net.maxBatches <= 0) throw new Error(`${o.cfgFile}: max_batches must be set (> 0) for training`);
     this.schedule = netSchedule(cfg.net);
-    this.net = buildNetwork(cfg, { device: o.device ?? 'cpu', seed: this.seed, randomInit: true });
+    this.net = buildNetwork(cfg, { device: o.device ?? 'cpu', seed: this.seed, randomInit: true, training: true });
     this.net.rng = new Rng(this.seed + 1);
     if (o.weightsFile) this.loadStartWeights(o.weightsFile);
     this.net.train();
@@ -254,7 +294,7 @@ export class DetectorTrainer {
 
   private loadStartWeights(file: string): void {
     const upTo = this.o.partial;
-    loadWeights(this.net, readWeightsFileSync(file, this.cfg, upTo === undefined ? {} : { upTo }));
+    for (const w of loadWeights(this.net, readWeightsFileSync(file, this.cfg, upTo === undefined ? {} : { upTo }))) this.log(`warning: ${file}: ${w}`);
     const seen = this.net.header.seen;
     if (this.o.clear || upTo !== undefined) {
       this.seen = 0;
@@ -299,7 +339,17 @@ export class DetectorTrainer {
       maxBoxes: this.lossLayer.maxBoxes,
       ...(this.o.workers === undefined ? {} : { workers: this.o.workers }),
       startBatch: startIteration * sub,
+      undecodable: this.o.strict === true ? 'fail' : 'skip',
+      onSkip: (image, reason) => this.noteSkipped(image, reason),
+      ...(this.o.maxPixels === undefined ? {} : { maxPixels: this.o.maxPixels }),
     };
+  }
+
+  private noteSkipped(image: string, reason: string): void {
+    if (this.skippedImages.has(image)) return;
+    this.skippedImages.add(image);
+    const n = this.skippedImages.size;
+    this.log(`note: skipping an image that does not decode (${n} skipped so far; --strict stops instead): ${reason}`);
   }
 
   /** The network's truth tensor data for a loaded batch (region layout, or the YOLOv1 grid). */
@@ -338,11 +388,12 @@ export class DetectorTrainer {
         `${this.cfg.net.width}x${this.cfg.net.height}, iteration ${startIteration} → ${maxBatches}, lr ${float32Text(n.learningRate)} (${n.policy}${n.burnIn > 0 ? `, burn_in ${n.burnIn}` : ''}), ${n.adam ? 'adam' : `momentum ${float32Text(n.momentum)}, decay ${float32Text(n.decay)}`}`,
     );
     if (startIteration >= maxBatches) this.log(`iteration ${startIteration} >= max_batches ${maxBatches}: nothing to train (use --clear to restart the schedule)`);
+    await this.prepareBackupDir(chart);
     const loader = new BatchLoader(this.loaderOptions(startIteration));
     const save = async (final: boolean): Promise<void> => {
       const w = join(this.o.backupDir, `${this.base}_last.weights`);
       const header = { ...this.net.header, seen: this.seen };
-      await saveWeightsFile(this.net, w, header);
+      const weightsSha256 = await this.saveLastWeights(w);
       lastWeights = w;
       if (this.iteration % (10 * saveEvery) === 0) await saveWeightsFile(this.net, join(this.o.backupDir, `${this.base}_${this.iteration}.weights`), header);
       if (final) {
@@ -351,7 +402,7 @@ export class DetectorTrainer {
         await saveWeightsFile(this.net, lastWeights, header);
       }
       lastState = join(this.o.backupDir, `${this.base}_last.state`);
-      await this.saveState(lastState);
+      await this.saveState(lastState, { file: basename(w), sha256: weightsSha256 });
       if (chart !== null) await writeTrainingChart(chart, { losses: this.history.losses, maps: this.history.maps, maxIterations: maxBatches, title: this.base });
       this.o.checkpoint?.({ iteration: this.iteration, weights: w, state: lastState });
     };
@@ -368,6 +419,7 @@ export class DetectorTrainer {
         const t0 = performance.now();
         let sum = 0;
         let statsLine = '';
+        let blame = '';
         const seenBefore = this.seen;
         for (let s = 0; s < n.subdivisions; s++) {
           const b = await loader.next();
@@ -383,12 +435,14 @@ export class DetectorTrainer {
             const value = L.loss.item();
             if (Number.isFinite(value)) L.loss.backward();
             // The printed statistics are those of the last mini-batch (or of the one that failed).
-            if (s < n.subdivisions - 1 && Number.isFinite(value)) return { value, line: '' };
+            if (s < n.subdivisions - 1 && Number.isFinite(value)) return { value, line: '', blame: '' };
             const st = networkLossStats(L);
-            return { value, line: st.map((x) => formatLossStats(x.type === 'region' ? 'Region' : 'Detection', x.stats)).join('; ') };
+            const blame = Number.isFinite(value) ? '' : `non-finite activations ${describeNonFinite(this.net, firstNonFiniteLayer(this.net, outs))}`;
+            return { value, line: st.map((x) => formatLossStats(x.type === 'region' ? 'Region' : 'Detection', x.stats)).join('; '), blame };
           });
           sum += r.value;
           if (r.line !== '') statsLine = r.line;
+          if (r.blame !== '') blame = r.blame;
           if (!Number.isFinite(r.value)) break;
         }
         const loss = sum / n.batch;
@@ -397,7 +451,7 @@ export class DetectorTrainer {
           this.opt.zeroGrad();
           stopped = 'non_finite';
           this.log(
-            `iteration ${this.iteration + 1}: the loss is ${loss} (${statsLine}); stopping without updating the weights. ` +
+            `iteration ${this.iteration + 1}: the loss is ${loss} (${statsLine})${blame === '' ? '' : `; ${blame}`}; stopping without updating the weights. ` +
               (lastWeights !== null ? `The last good checkpoint is ${lastWeights} (iteration ${this.lastSavedIteration}).` : 'No checkpoint was written in this run.') +
               ' Lower learning_rate or raise burn_in.',
           );
@@ -449,7 +503,33 @@ export class DetectorTrainer {
       await loader.close();
     }
     const lastMap = this.history.maps.length > 0 ? this.history.maps[this.history.maps.length - 1]!.map : Number.NaN;
-    return { net: this.net, iteration: this.iteration, seen: this.seen, losses, avgLoss: this.avg.value, lastMap, stopped, lastWeights, lastState };
+    return { net: this.net, iteration: this.iteration, seen: this.seen, losses, avgLoss: this.avg.value, lastMap, stopped, lastWeights, lastState, skippedImages: this.skippedImages.size };
+  }
+
+  /**
+   * Before the first iteration: the backup folder (and the chart's) exist and take files, temporary
+   * files of killed runs are gone, and a _last.weights that does not match the resumed state is
+   * rewritten from it.
+   */
+  private async prepareBackupDir(chart: string | null): Promise<void> {
+    await checkWritableDir(this.o.backupDir);
+    // The chart's folder too, unless the chart goes to a device or FIFO (written through, no new file).
+    const chartIsDevice = chart !== null && regularFileSize(chart) === null && existsSync(chart);
+    if (chart !== null && !chartIsDevice && dirname(chart) !== this.o.backupDir) await checkWritableDir(dirname(chart));
+    const stale = removeStaleTemps(this.o.backupDir);
+    if (stale.length > 0) this.log(`removed ${stale.length} temporary file${stale.length === 1 ? '' : 's'} left in ${this.o.backupDir} by an interrupted run`);
+    if (this.weightsToRepair !== null) {
+      await this.saveLastWeights(this.weightsToRepair);
+      this.log(`${this.weightsToRepair}: rewritten from the resumed state (iteration ${this.iteration}), which it did not match (a save was interrupted)`);
+      this.weightsToRepair = null;
+    }
+  }
+
+  /** Writes the network as a .weights file (header seen = this.seen); returns the SHA-256 of its bytes. */
+  private async saveLastWeights(path: string): Promise<string> {
+    const bytes = writeWeights(exportWeights(this.net, { ...this.net.header, seen: this.seen }), this.net.cfg, { file: path });
+    await writeOutput(path, bytes);
+    return sha256(bytes);
   }
 
   /** Evaluates at the cfg's own size in inference mode, then restores the training state. */
@@ -484,8 +564,8 @@ export class DetectorTrainer {
     }
   }
 
-  /** Writes the full training state (atomically). */
-  async saveState(path: string): Promise<void> {
+  /** Writes the full training state (writeOutput); `weights` names the _last.weights saved with it. */
+  async saveState(path: string, weights?: { file: string; sha256: string }): Promise<void> {
     const tensors = new Map<string, TensorFileInput>();
     for (const [name, t] of this.net.stateDict()) tensors.set(`net/${name}`, t);
     const slots: { index: number; key: string }[] = [];
@@ -507,6 +587,7 @@ export class DetectorTrainer {
       avg: this.avg.toJSON(),
       history: this.history,
       bestMap: this.bestMap,
+      ...(weights === undefined ? {} : { weights }),
     };
     await writeTensorFile(path, meta, tensors);
   }
@@ -514,9 +595,7 @@ export class DetectorTrainer {
   /** Restores a state written by saveState for the same cfg. */
   loadState(path: string): void {
     const { meta: raw, tensors } = readTensorFile(path);
-    const meta = raw as Partial<StateMeta> | null;
-    if (meta === null || typeof meta !== 'object' || meta.kind !== TRAIN_STATE_KIND) throw new Error(`${path}: not a tsgrad detector training state`);
-    if (meta.version !== STATE_VERSION) throw new Error(`${path}: training state version ${String(meta.version)}, this tsgrad reads version ${STATE_VERSION}`);
+    const meta = validateStateMeta(raw, path);
     if (meta.layersSha256 !== sha256(layerSections(this.cfgText))) {
       throw new Error(
         `${path}: the state was written for ${meta.cfgFile ?? 'another cfg'}, whose layers differ from those of ${this.o.cfgFile}; ` +
@@ -534,7 +613,7 @@ export class DetectorTrainer {
     }
     this.net.loadStateDict(state);
     for (const t of state.values()) t.dispose();
-    const opt = meta.optimizer!;
+    const opt = meta.optimizer;
     const expected = this.opt instanceof Adam ? 'adam' : 'sgd';
     if (opt.type !== expected) throw new Error(`${path}: the state holds ${opt.type} moments, the cfg trains with ${expected}`);
     this.opt.loadStateTensors(
@@ -545,15 +624,19 @@ export class DetectorTrainer {
       }),
       opt.stepCount,
     );
-    this.iteration = meta.iteration!;
-    this.seen = meta.seen!;
+    this.iteration = meta.iteration;
+    this.seen = meta.seen;
     this.net.header = { ...this.net.header, seen: this.seen };
-    this.net.rng = Rng.fromState(meta.netRng!);
+    this.net.rng = Rng.fromState(meta.netRng);
     this.avg = LossAverage.fromJSON(meta.avg);
-    this.history = meta.history!;
+    this.history = meta.history;
     this.bestMap = meta.bestMap ?? -1;
     this.lastSavedIteration = this.iteration;
     this.log(`${path}: resuming at iteration ${this.iteration} (seen ${this.seen})`);
+    if (meta.weights !== undefined) {
+      const w = join(dirname(path), meta.weights.file);
+      if (existsSync(w) && sha256(readInputBytes(w, 'weights file', 2 ** 31)) !== meta.weights.sha256) this.weightsToRepair = w;
+    }
   }
 }
 
